@@ -1,0 +1,37 @@
+"""Argument checks shared by the keras-dccl layers."""
+
+import numbers
+
+
+def check_integer(name, value, minimum=1, maximum=None):
+    """Returns `value` as an `int`, or raises if it is out of range.
+
+    `bool` is rejected even though it is an `int` subclass.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        if maximum is None:
+            expected = f"an integer >= {minimum}"
+        else:
+            expected = f"an integer between {minimum} and {maximum}"
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={value}"
+        )
+    return int(value)
+
+
+def check_positive_float(name, value):
+    """Returns `value` as a `float`, or raises if it is not positive."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value > 0
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive number. Received: {name}={value}"
+        )
+    return float(value)

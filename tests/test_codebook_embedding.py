@@ -1,0 +1,285 @@
+import json
+import os
+import types
+
+import keras
+import numpy as np
+from layer_test_case import LayerTestCase
+
+from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+
+INPUT_DIM = 10
+OUTPUT_DIM = 6
+NUM_CODEBOOKS = 3
+CODEBOOK_SIZE = 4
+INIT_KWARGS = {
+    "input_dim": INPUT_DIM,
+    "output_dim": OUTPUT_DIM,
+    "num_codebooks": NUM_CODEBOOKS,
+    "codebook_size": CODEBOOK_SIZE,
+    "seed": 1,
+}
+
+
+def random_ids(*shape):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, INPUT_DIM, size=shape).astype("int32")
+
+
+def random_compressed():
+    """A duck-typed compressed embedding with known codes and codebooks."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, CODEBOOK_SIZE, size=(INPUT_DIM, NUM_CODEBOOKS))
+    codebooks = rng.normal(size=(NUM_CODEBOOKS, CODEBOOK_SIZE, OUTPUT_DIM))
+    return types.SimpleNamespace(
+        codes=codes.astype("uint8"), codebooks=codebooks.astype("float32")
+    )
+
+
+def reference_embeddings(codes, codebooks, ids):
+    """Independent NumPy reference: sum of codebooks[m, codes[id, m]]."""
+    word_codes = codes[ids].astype("int64")
+    return sum(
+        codebooks[m][word_codes[..., m]] for m in range(codebooks.shape[0])
+    )
+
+
+def classifier(embedding_layer):
+    model = keras.Sequential()
+    model.add(embedding_layer)
+    model.add(keras.layers.GlobalAveragePooling1D())
+    model.add(keras.layers.Dense(1))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+class CodebookEmbeddingTest(LayerTestCase):
+    def test_frozen_form(self):
+        self.run_layer_test(
+            CodebookEmbedding,
+            INIT_KWARGS,
+            input_data=random_ids(2, 5),
+            expected_output_shape=(2, 5, OUTPUT_DIM),
+        )
+
+    def test_training_form(self):
+        layer = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
+        layer.build()
+        self.assertEqual(
+            [weight.path for weight in layer.trainable_weights],
+            [
+                f"{layer.name}/embeddings",
+                f"{layer.name}/decoder/codebooks",
+                f"{layer.name}/encoder/hidden_dense/kernel",
+                f"{layer.name}/encoder/hidden_dense/bias",
+                f"{layer.name}/encoder/logits_dense/kernel",
+                f"{layer.name}/encoder/logits_dense/bias",
+            ],
+        )
+        self.assertEqual(
+            layer.non_trainable_weights, [layer.encoder.temperature]
+        )
+        # The fit step checks that all of them change.
+        self.run_layer_test(
+            CodebookEmbedding,
+            {
+                **INIT_KWARGS,
+                "learn_codes": True,
+                "hidden_units": 5,
+                "temperature": 0.5,
+                "straight_through": True,
+            },
+            input_data=random_ids(2, 5),
+            expected_output_shape=(2, 5, OUTPUT_DIM),
+        )
+
+    def test_masking(self):
+        self.run_layer_test(
+            CodebookEmbedding,
+            {**INIT_KWARGS, "mask_zero": True},
+            input_data=np.array([[3, 1, 0, 0], [2, 0, 5, 0]], "int32"),
+            expected_output_shape=(2, 4, OUTPUT_DIM),
+            supports_masking=True,
+        )
+        layer = CodebookEmbedding(**INIT_KWARGS)
+        self.assertIsNone(layer.compute_mask(np.array([2, 1, 0])))
+
+    def test_drop_in_replacement_for_embedding(self):
+        ids = random_ids(8, 5)
+        targets = np.ones((8, 1), "float32")
+        models = [
+            classifier(keras.layers.Embedding(INPUT_DIM, OUTPUT_DIM)),
+            classifier(CodebookEmbedding(INPUT_DIM, OUTPUT_DIM, seed=1)),
+        ]
+        for model in models:
+            history = model.fit(ids, targets, batch_size=8, verbose=0)
+            self.assertTrue(np.isfinite(history.history["loss"][0]))
+            self.assertEqual(model.predict(ids, verbose=0).shape, (8, 1))
+        self.assertEqual(models[0].output_shape, models[1].output_shape)
+        path = os.path.join(self.get_temp_dir(), "model.keras")
+        models[1].save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertIs(type(loaded.layers[0]), CodebookEmbedding)
+        self.assertAllClose(loaded(ids), models[1](ids))
+
+    def test_codes_weight(self):
+        layer = CodebookEmbedding(**INIT_KWARGS)
+        layer.build()
+        self.assertEqual(layer.codes.dtype, "uint8")
+        self.assertEqual(layer.codes.shape, (INPUT_DIM, NUM_CODEBOOKS))
+        self.assertFalse(layer.codes.trainable)
+        self.assertEqual(layer.trainable_weights, [layer.decoder.codebooks])
+        self.assertEqual(layer.non_trainable_weights, [layer.codes])
+        codes = layer.codes.numpy()
+        self.assertTrue(np.all(codes < CODEBOOK_SIZE))
+        self.assertGreater(len(np.unique(codes)), 1)
+        # Deterministic given the seed.
+        same_seed = CodebookEmbedding(**INIT_KWARGS)
+        same_seed.build()
+        np.testing.assert_array_equal(same_seed.codes.numpy(), codes)
+
+    def test_output_matches_numpy_reference(self):
+        compressed = random_compressed()
+        layer = CodebookEmbedding.from_compressed(compressed)
+        for ids in (random_ids(7), random_ids(2, 5), random_ids(2, 3, 4)):
+            outputs = layer(ids)
+            self.assertEqual(outputs.shape, (*ids.shape, OUTPUT_DIM))
+            expected = reference_embeddings(
+                compressed.codes, compressed.codebooks, ids
+            )
+            self.assertAllClose(outputs, expected, atol=1e-5)
+
+    def test_from_compressed(self):
+        compressed = random_compressed()
+        layer = CodebookEmbedding.from_compressed(
+            compressed, mask_zero=True, trainable_codebooks=False, name="words"
+        )
+        self.assertEqual(layer.name, "words")
+        self.assertTrue(layer.mask_zero)
+        self.assertFalse(layer.learn_codes)
+        self.assertEqual(layer.trainable_weights, [])
+        np.testing.assert_array_equal(layer.codes.numpy(), compressed.codes)
+        np.testing.assert_array_equal(
+            layer.decoder.codebooks.numpy(),
+            compressed.codebooks.reshape(-1, OUTPUT_DIM),
+        )
+        restored = CodebookEmbedding.from_config(layer.get_config())
+        self.assertFalse(restored.trainable)
+
+    def test_from_compressed_rejects_bad_codes(self):
+        compressed = random_compressed()
+        compressed.codes[0, 0] = CODEBOOK_SIZE
+        with self.assertRaisesRegex(
+            ValueError, "Received: codes in \\[0, 4\\]"
+        ):
+            CodebookEmbedding.from_compressed(compressed)
+        compressed = random_compressed()
+        compressed.codebooks = compressed.codebooks[:2]
+        with self.assertRaisesRegex(
+            ValueError, "codebooks.shape=\\(2, 4, 6\\)"
+        ):
+            CodebookEmbedding.from_compressed(compressed)
+
+    def test_from_pretrained(self):
+        vectors = np.random.default_rng(4).normal(size=(INPUT_DIM, OUTPUT_DIM))
+        layer = CodebookEmbedding.from_pretrained(
+            vectors, num_codebooks=NUM_CODEBOOKS, codebook_size=CODEBOOK_SIZE
+        )
+        self.assertTrue(layer.learn_codes)
+        self.assertAllClose(layer.embeddings, vectors)
+        self.assertFalse(layer.embeddings.trainable)
+        config = layer.get_config()
+        self.assertLess(len(json.dumps(config)), 2000)
+        # Inference decodes the hard codes of the embeddings.
+        codes = layer.encoder.compute_codes(layer.embeddings).numpy()
+        codebooks = layer.decoder.codebooks.numpy().reshape(
+            NUM_CODEBOOKS, CODEBOOK_SIZE, OUTPUT_DIM
+        )
+        for ids in (random_ids(7), random_ids(2, 5), random_ids(2, 3, 4)):
+            outputs = layer(ids)
+            self.assertEqual(outputs.shape, (*ids.shape, OUTPUT_DIM))
+            expected = reference_embeddings(codes, codebooks, ids)
+            self.assertAllClose(outputs, expected, atol=1e-5)
+            training_outputs = layer(ids, training=True)
+            self.assertEqual(training_outputs.shape, outputs.shape)
+
+    def test_freeze_codes(self):
+        vectors = np.random.default_rng(4).normal(size=(INPUT_DIM, OUTPUT_DIM))
+        layer = CodebookEmbedding.from_pretrained(
+            vectors,
+            num_codebooks=NUM_CODEBOOKS,
+            codebook_size=CODEBOOK_SIZE,
+            train_embeddings=True,
+            seed=1,
+        )
+        model = classifier(layer)
+        ids = random_ids(8, 5)
+        targets = np.ones((8, 1), "float32")
+        model.fit(ids, targets, batch_size=8, verbose=0)
+        before = model(ids)
+        embeddings_before = layer(ids)
+        expected_codes = layer.encoder.compute_codes(layer.embeddings).numpy()
+
+        layer.freeze_codes(batch_size=3)
+
+        self.assertFalse(layer.learn_codes)
+        self.assertFalse(layer.get_config()["learn_codes"])
+        self.assertFalse(hasattr(layer, "embeddings"))
+        self.assertFalse(hasattr(layer, "encoder"))
+        self.assertEqual(
+            [weight.path for weight in layer.weights],
+            [layer.codes.path, layer.decoder.codebooks.path],
+        )
+        self.assertEqual(layer.codes.dtype, "uint8")
+        np.testing.assert_array_equal(layer.codes.numpy(), expected_codes)
+        self.assertAllClose(layer(ids), embeddings_before)
+        self.assertAllClose(model(ids), before)
+        # As documented: compile again before fitting again.
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        model.fit(ids, targets, batch_size=8, verbose=0)
+
+        path = os.path.join(self.get_temp_dir(), "model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        loaded_layer = loaded.layers[0]
+        self.assertIs(type(loaded_layer), CodebookEmbedding)
+        self.assertFalse(loaded_layer.learn_codes)
+        self.assertEqual(len(loaded_layer.weights), 2)
+        self.assertAllClose(loaded(ids), model(ids))
+
+    def test_freeze_codes_errors(self):
+        with self.assertRaisesRegex(ValueError, "already frozen"):
+            CodebookEmbedding(**INIT_KWARGS).freeze_codes()
+        layer = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
+        with self.assertRaisesRegex(ValueError, "needs a built layer"):
+            layer.freeze_codes()
+        layer.build()
+        with self.assertRaisesRegex(ValueError, "Received: batch_size=0"):
+            layer.freeze_codes(batch_size=0)
+
+    def test_bad_arguments(self):
+        bad_arguments = [
+            ("num_codebooks", value) for value in (0, -1, True, 2.5)
+        ]
+        bad_arguments += [
+            ("codebook_size", value) for value in (1, 257, True, 16.0)
+        ]
+        bad_arguments += [("input_dim", value) for value in (0, -1, False)]
+        bad_arguments += [("output_dim", value) for value in (0, 3.5)]
+        bad_arguments += [("temperature", value) for value in (0, -0.5)]
+        bad_arguments += [("hidden_units", value) for value in (0, True)]
+        for learn_codes in (False, True):
+            for name, value in bad_arguments:
+                with self.subTest(
+                    name=name, value=value, learn_codes=learn_codes
+                ):
+                    with self.assertRaisesRegex(
+                        ValueError, f"`{name}` must be .* Received: {name}="
+                    ):
+                        CodebookEmbedding(
+                            **{
+                                **INIT_KWARGS,
+                                "learn_codes": learn_codes,
+                                name: value,
+                            }
+                        )
