@@ -1,0 +1,474 @@
+"""`compress`: learn codes and codebooks for an existing embedding table."""
+
+import dataclasses
+import hashlib
+import os
+import time
+
+import numpy as np
+
+from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compression import local_search
+from keras_dccl.compression.gumbel_training import GumbelSettings
+from keras_dccl.compression.residual_kmeans import residual_encode
+from keras_dccl.compression.residual_kmeans import residual_kmeans
+from keras_dccl.utils.checkpoint import load_checkpoint
+from keras_dccl.utils.checkpoint import save_checkpoint
+from keras_dccl.utils.reconstruct import reconstruct
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named way of learning the codes.
+
+    Attributes:
+        description: One line for `--help` and reports.
+        kmeans_iterations: Lloyd iterations per residual k-means stage, or 0
+            to start from the encoder's random initialisation instead.
+        gumbel: Settings of the Gumbel-softmax encoder stage, or None.
+        search_iterations: Alternations of least-squares codebooks and
+            perturbed local search over the codes (0: none).
+        search_patience: Stop the search after this many iterations without
+            a better validation distance.
+        refit: Least-squares codebooks on all rows at the end.
+    """
+
+    description: str
+    kmeans_iterations: int = 0
+    gumbel: GumbelSettings | None = None
+    search_iterations: int = 0
+    search_patience: int = 5
+    refit: bool = True
+
+
+PAPER_GUMBEL = GumbelSettings(
+    epochs=200,
+    batch_size=64,
+    learning_rate=1e-4,
+    global_clipnorm=1e-3,
+    start_temperature=1.0,
+    end_temperature=1.0,
+    straight_through=False,
+    patience=None,
+)
+IMPROVED_GUMBEL = GumbelSettings(
+    epochs=30,
+    batch_size=256,
+    learning_rate=1e-3,
+    global_clipnorm=None,
+    start_temperature=1.0,
+    end_temperature=0.1,
+    straight_through=True,
+    patience=5,
+)
+
+RECIPES = {
+    "paper": Recipe(
+        "Shu & Nakayama's recipe and the authors' code: Gumbel-softmax "
+        "encoder, tau=1, Adam 1e-4, clip 0.001, batch 64, 200 epochs.",
+        gumbel=PAPER_GUMBEL,
+        refit=False,
+    ),
+    "residual_kmeans": Recipe(
+        "Residual k-means alone (the classic baseline and initialisation).",
+        kmeans_iterations=15,
+    ),
+    "gumbel": Recipe(
+        "Gumbel-softmax encoder from residual k-means codebooks: "
+        "straight-through, annealed temperature, Adam 1e-3; LS refit.",
+        kmeans_iterations=15,
+        gumbel=IMPROVED_GUMBEL,
+    ),
+    "gumbel_search": Recipe(
+        "The `gumbel` recipe, then least squares + perturbed local search.",
+        kmeans_iterations=15,
+        gumbel=IMPROVED_GUMBEL,
+        search_iterations=40,
+    ),
+    "search": Recipe(
+        "Residual k-means, then least-squares codebooks alternating with "
+        "perturbed local search over the codes (LSQ++-style).",
+        kmeans_iterations=15,
+        search_iterations=40,
+    ),
+}
+DEFAULT_RECIPE = "search"
+
+
+def compress(
+    vectors,
+    num_codebooks=32,
+    codebook_size=16,
+    recipe="default",
+    vocabulary=None,
+    validation_split=0.05,
+    seed=0,
+    checkpoint_path=None,
+    verbose=1,
+):
+    """Learns discrete codes and codebooks for an embedding table.
+
+    Each row of `vectors` becomes `num_codebooks` (M) integer codes in
+    `[0, codebook_size)` (K); the row's reconstruction is the sum of the
+    chosen rows of M codebooks of K vectors. A random `validation_split` of
+    the rows is held out of the codebook fit to drive early stopping; at the
+    end every row, held-out ones included, gets its codes.
+
+    Recipes (see `RECIPES`): "default" (currently "search"), "search",
+    "gumbel_search", "gumbel", "residual_kmeans" and "paper" (the recipe of
+    Shu & Nakayama, ICLR 2018, and the authors' code, to reproduce it).
+
+    Args:
+        vectors: Float array (V, D), the table to compress.
+        num_codebooks: Integer, M, the number of codes per word.
+        codebook_size: Integer, K, a power of two from 2 to 256.
+        recipe: String, a name in `RECIPES` or "default"; or a `Recipe`.
+        vocabulary: Optional list of V words stored with the codes.
+        validation_split: Float in [0, 0.5), share of rows held out.
+        seed: Integer. The same seed gives the same codes on CPU.
+        checkpoint_path: Optional path of a `.npz` checkpoint. Progress is
+            saved there as the job goes; a job started again with the same
+            path and arguments resumes where it stopped. Removed on success.
+        verbose: 0 silent, 1 progress bars.
+
+    Returns:
+        A `CompressedEmbedding`, its metadata holding the recipe, the seed,
+        the metrics over all rows and the wall time.
+    """
+    vectors = _check_vectors(vectors)
+    recipe_name, recipe = _check_recipe(recipe)
+    _check_integer("num_codebooks", num_codebooks, 1, 1 << 16)
+    _check_integer("codebook_size", codebook_size, 2, 256)
+    if codebook_size & (codebook_size - 1):
+        raise ValueError(
+            "`codebook_size` must be a power of two: codes are stored in "
+            f"log2(K) bits. Received: codebook_size={codebook_size}"
+        )
+    _check_integer("seed", seed, 0, 2**32 - 1)
+    if not 0.0 <= validation_split < 0.5:
+        raise ValueError(
+            "`validation_split` must be in [0, 0.5). "
+            f"Received: validation_split={validation_split}"
+        )
+    if len(vectors) < codebook_size:
+        raise ValueError(
+            f"`vectors` needs at least codebook_size={codebook_size} rows. "
+            f"Received: {len(vectors)} rows"
+        )
+    job = _Job(
+        vectors,
+        num_codebooks,
+        codebook_size,
+        recipe,
+        validation_split,
+        seed,
+        checkpoint_path,
+        verbose,
+    )
+    codes, codebooks = job.run()
+    compressed = CompressedEmbedding(
+        codes.astype(np.uint8), codebooks, vocabulary=vocabulary
+    )
+    metrics = compressed.evaluate(vectors)
+    compressed = CompressedEmbedding(
+        compressed.codes,
+        compressed.codebooks,
+        vocabulary=vocabulary,
+        metadata={
+            "recipe": recipe_name,
+            "seed": seed,
+            "validation_split": validation_split,
+            "seconds": round(job.seconds, 2),
+            **metrics,
+        },
+    )
+    return compressed
+
+
+class _Job:
+    """One compression run: its stages, state and checkpoints."""
+
+    def __init__(
+        self,
+        vectors,
+        num_codebooks,
+        codebook_size,
+        recipe,
+        validation_split,
+        seed,
+        checkpoint_path,
+        verbose,
+    ):
+        self.vectors = vectors
+        self.num_codebooks = num_codebooks
+        self.codebook_size = codebook_size
+        self.recipe = recipe
+        self.seed = seed
+        self.checkpoint_path = checkpoint_path
+        self.verbose = verbose
+        self.fingerprint = _fingerprint(
+            vectors,
+            num_codebooks,
+            codebook_size,
+            recipe,
+            validation_split,
+            seed,
+        )
+        split_rng = np.random.default_rng([seed, 0])
+        held_out = int(round(validation_split * len(vectors)))
+        order = split_rng.permutation(len(vectors))
+        self.validation_rows = np.sort(order[:held_out])
+        self.training_rows = np.sort(order[held_out:])
+        self.seconds = 0.0
+
+    def run(self):
+        start = time.monotonic()
+        state, arrays = self._restore()
+        self.seconds = state.get("seconds", 0.0)
+        if state["stage"] == "init":
+            self._initialise(state, arrays)
+        if state["stage"] == "gumbel":
+            self._train_encoder(state, arrays)
+        if state["stage"] == "search":
+            self._search(state, arrays)
+        codes, codebooks = arrays["codes"], arrays["codebooks"]
+        if self.recipe.refit:
+            local_search.update_codebooks(self.vectors, codes, codebooks)
+            local_search.search_codes(
+                self.vectors, codes, codebooks, self._rng(state), 0
+            )
+        self.seconds += time.monotonic() - start
+        if self.checkpoint_path and os.path.exists(self.checkpoint_path):
+            os.remove(self.checkpoint_path)
+        return codes, codebooks
+
+    def _restore(self):
+        fresh = {"stage": "init", "fingerprint": self.fingerprint}
+        if not self.checkpoint_path:
+            return fresh, {}
+        loaded = load_checkpoint(self.checkpoint_path)
+        if loaded is None:
+            return fresh, {}
+        state, arrays = loaded
+        if state.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"{self.checkpoint_path}: this checkpoint belongs to another "
+                "job (different data, recipe, sizes or seed). Delete it or "
+                "give another checkpoint path."
+            )
+        self._say(f"Resuming from {self.checkpoint_path} ({state['stage']}).")
+        return state, arrays
+
+    def _save(self, state, arrays):
+        if self.checkpoint_path:
+            save_checkpoint(self.checkpoint_path, state, arrays)
+
+    def _rng(self, state):
+        rng = np.random.default_rng(self.seed)
+        if "rng" in state:
+            rng.bit_generator.state = state["rng"]
+        return rng
+
+    def _next_stage(self, state, arrays, rng):
+        stages = ["init", "gumbel", "search", "done"]
+        stage = stages[stages.index(state["stage"]) + 1]
+        if stage == "gumbel" and self.recipe.gumbel is None:
+            stage = "search"
+        if stage == "search" and not self.recipe.search_iterations:
+            stage = "done"
+        state.update(stage=stage, rng=rng.bit_generator.state, step=0)
+        self._save(state, arrays)
+
+    def _initialise(self, state, arrays):
+        rng = self._rng(state)
+        if self.recipe.kmeans_iterations:
+            self._say("Residual k-means initialisation.")
+            _, codebooks = residual_kmeans(
+                self.vectors[self.training_rows],
+                self.num_codebooks,
+                self.codebook_size,
+                self.recipe.kmeans_iterations,
+                rng,
+            )
+            arrays["codebooks"] = codebooks
+            arrays["codes"] = residual_encode(self.vectors, codebooks)
+        self._next_stage(state, arrays, rng)
+
+    def _train_encoder(self, state, arrays):
+        from keras_dccl.compression.gumbel_training import GumbelCodeLearner
+
+        settings = self.recipe.gumbel
+        rng = self._rng(state)
+        learner = GumbelCodeLearner(
+            self.vectors.shape[1],
+            self.num_codebooks,
+            self.codebook_size,
+            settings,
+            self.seed,
+        )
+        if "codebooks" in arrays:
+            learner.set_codebooks(arrays["codebooks"])
+        weights = _array_list(arrays, "weights")
+        if weights:
+            learner.set_state(weights)
+        best_weights = _array_list(arrays, "best") or learner.get_state()
+        training = self.vectors[self.training_rows]
+        validation = self._validation_vectors()
+        progress = self._progress(settings.epochs, "epochs")
+        for epoch in range(state["step"], settings.epochs):
+            loss = learner.train_epoch(training, epoch, rng)
+            distance = learner.mean_distance(validation)
+            if distance < state.get("best", np.inf) * (1 - 1e-4):
+                state.update(best=distance, wait=0)
+                best_weights = learner.get_state()
+            else:
+                state["wait"] = state.get("wait", 0) + 1
+            state.update(step=epoch + 1, rng=rng.bit_generator.state)
+            _put_array_list(arrays, "weights", learner.get_state())
+            _put_array_list(arrays, "best", best_weights)
+            self._save(state, arrays)
+            if progress:
+                progress.update(
+                    epoch + 1, [("loss", loss), ("val_distance", distance)]
+                )
+            if settings.patience and state["wait"] >= settings.patience:
+                break
+        learner.set_state(best_weights)
+        arrays["codes"] = learner.codes(self.vectors).astype(np.uint8)
+        arrays["codebooks"] = learner.codebooks
+        for prefix in ("weights", "best"):
+            _put_array_list(arrays, prefix, [])
+        state.pop("best", None)
+        state.pop("wait", None)
+        self._next_stage(state, arrays, rng)
+
+    def _search(self, state, arrays):
+        recipe = self.recipe
+        rng = self._rng(state)
+        codes, codebooks = arrays["codes"], arrays["codebooks"]
+        best = {
+            "codes": arrays.get("best_codes", codes.copy()),
+            "codebooks": arrays.get("best_codebooks", codebooks.copy()),
+        }
+        training = self.vectors[self.training_rows]
+        validation = self._validation_vectors()
+        perturbations = max(1, self.num_codebooks // 8)
+        progress = self._progress(recipe.search_iterations, "iterations")
+        for step in range(state["step"], recipe.search_iterations):
+            training_codes = codes[self.training_rows]
+            local_search.update_codebooks(training, training_codes, codebooks)
+            local_search.search_codes(
+                training, training_codes, codebooks, rng, perturbations
+            )
+            codes[self.training_rows] = training_codes
+            validation_codes = codes[self.validation_rows]
+            local_search.search_codes(
+                validation, validation_codes, codebooks, rng, perturbations
+            )
+            codes[self.validation_rows] = validation_codes
+            distance = _mean_distance(validation, validation_codes, codebooks)
+            if distance < state.get("best", np.inf) * (1 - 1e-4):
+                state.update(best=distance, wait=0)
+                best = {"codes": codes.copy(), "codebooks": codebooks.copy()}
+            else:
+                state["wait"] = state.get("wait", 0) + 1
+            state.update(step=step + 1, rng=rng.bit_generator.state)
+            arrays.update(best_codes=best["codes"])
+            arrays.update(best_codebooks=best["codebooks"])
+            self._save(state, arrays)
+            if progress:
+                progress.update(step + 1, [("val_distance", distance)])
+            if state["wait"] >= recipe.search_patience:
+                break
+        arrays["codes"] = best["codes"]
+        arrays["codebooks"] = best["codebooks"]
+        arrays.pop("best_codes", None)
+        arrays.pop("best_codebooks", None)
+        state.pop("best", None)
+        state.pop("wait", None)
+        self._next_stage(state, arrays, rng)
+
+    def _validation_vectors(self):
+        if len(self.validation_rows):
+            return self.vectors[self.validation_rows]
+        return self.vectors[self.training_rows]
+
+    def _progress(self, target, unit):
+        if not self.verbose:
+            return None
+        import keras
+
+        self._say(f"{target} {unit} at most:")
+        return keras.utils.Progbar(
+            target,
+            unit_name=unit.rstrip("s"),
+            stateful_metrics=["loss", "val_distance"],
+        )
+
+    def _say(self, message):
+        if self.verbose:
+            print(message, flush=True)
+
+
+def _mean_distance(vectors, codes, codebooks):
+    if not len(vectors):
+        return 0.0
+    residual = vectors - reconstruct(codes, codebooks)
+    return float(np.linalg.norm(residual, axis=1).mean())
+
+
+def _array_list(arrays, prefix):
+    count = int(arrays.get(f"{prefix}_count", 0))
+    return [arrays[f"{prefix}_{index}"] for index in range(count)]
+
+
+def _put_array_list(arrays, prefix, values):
+    for key in [key for key in arrays if key.startswith(prefix + "_")]:
+        del arrays[key]
+    arrays[f"{prefix}_count"] = np.array(len(values))
+    for index, value in enumerate(values):
+        arrays[f"{prefix}_{index}"] = value
+
+
+def _fingerprint(vectors, *settings):
+    digest = hashlib.sha256(repr((vectors.shape, settings)).encode())
+    step = max(1, len(vectors) // 1000)
+    digest.update(np.ascontiguousarray(vectors[::step]).tobytes())
+    return digest.hexdigest()
+
+
+def _check_vectors(vectors):
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.number):
+        raise ValueError(
+            "`vectors` must be a 2-D numeric array (num_words, dim). "
+            f"Received: vectors with shape {vectors.shape} and dtype "
+            f"{vectors.dtype}"
+        )
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if not np.isfinite(vectors).all():
+        raise ValueError("`vectors` holds NaN or Inf values.")
+    return vectors
+
+
+def _check_recipe(recipe):
+    if isinstance(recipe, Recipe):
+        return "custom", recipe
+    name = DEFAULT_RECIPE if recipe == "default" else recipe
+    if name not in RECIPES:
+        raise ValueError(
+            f"`recipe` must be one of {['default', *RECIPES]} or a `Recipe`. "
+            f"Received: recipe={recipe!r}"
+        )
+    return name, RECIPES[name]
+
+
+def _check_integer(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"`{name}` must be an integer. Received: {name}={value!r}"
+        )
+    if not low <= value <= high:
+        raise ValueError(
+            f"`{name}` must be in [{low}, {high}]. Received: {name}={value}"
+        )

@@ -1,0 +1,71 @@
+"""Residual k-means: the classic initialisation for additive codes."""
+
+import numpy as np
+
+
+def nearest(points, centroids):
+    """Index of the nearest centroid (squared Euclidean) for each point."""
+    scores = points @ centroids.T
+    scores *= -2.0
+    scores += np.einsum("kd,kd->k", centroids, centroids)
+    return scores.argmin(axis=1)
+
+
+def kmeans(points, num_clusters, iterations, rng):
+    """Lloyd's k-means, seeded by `rng`; empty clusters keep their centroid.
+
+    Returns:
+        `(centroids, assignment)`: float32 (num_clusters, D) and int (N,).
+    """
+    start = rng.choice(len(points), num_clusters, replace=False)
+    centroids = points[np.sort(start)].astype(np.float32)
+    for _ in range(iterations):
+        assignment = nearest(points, centroids)
+        centroids = cluster_means(points, assignment, centroids)
+    return centroids, nearest(points, centroids)
+
+
+def cluster_means(points, assignment, previous):
+    """Mean of the points of each cluster; `previous` where a cluster is empty.
+
+    Computed as a one-hot matrix product (fast, no Python loop over points).
+    """
+    num_clusters = previous.shape[0]
+    one_hot = np.zeros((len(points), num_clusters), np.float32)
+    one_hot[np.arange(len(points)), assignment] = 1.0
+    counts = one_hot.sum(axis=0)
+    sums = one_hot.T @ points
+    means = sums / np.maximum(counts, 1.0)[:, None]
+    return np.where(counts[:, None] > 0, means, previous).astype(np.float32)
+
+
+def residual_kmeans(vectors, num_codebooks, codebook_size, iterations, rng):
+    """Residual (stage-wise) k-means.
+
+    Stage m clusters what stages 0..m-1 left unexplained. This is the
+    baseline the learned recipes start from.
+
+    Returns:
+        `(codes, codebooks)`: uint8 (V, M) and float32 (M, K, D).
+    """
+    residual = vectors.astype(np.float32, copy=True)
+    codebooks = np.zeros(
+        (num_codebooks, codebook_size, vectors.shape[1]), np.float32
+    )
+    codes = np.zeros((len(vectors), num_codebooks), np.uint8)
+    for m in range(num_codebooks):
+        codebooks[m], codes[:, m] = kmeans(
+            residual, codebook_size, iterations, rng
+        )
+        residual -= codebooks[m][codes[:, m]]
+    return codes, codebooks
+
+
+def residual_encode(vectors, codebooks):
+    """Greedy stage-wise codes: the nearest centroid of each residual."""
+    residual = vectors.astype(np.float32, copy=True)
+    codes = np.zeros((len(vectors), codebooks.shape[0]), np.uint8)
+    for m in range(codebooks.shape[0]):
+        codes[:, m] = nearest(residual, codebooks[m])
+        residual -= codebooks[m][codes[:, m]]
+    return codes
