@@ -12,6 +12,7 @@ from keras_dccl.compression import local_search
 from keras_dccl.compression.gumbel_training import GumbelSettings
 from keras_dccl.compression.residual_kmeans import residual_encode
 from keras_dccl.compression.residual_kmeans import residual_kmeans
+from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.checkpoint import load_checkpoint
 from keras_dccl.utils.checkpoint import save_checkpoint
 from keras_dccl.utils.reconstruct import reconstruct
@@ -137,14 +138,14 @@ def compress(
     """
     vectors = _check_vectors(vectors)
     recipe_name, recipe = _check_recipe(recipe)
-    _check_integer("num_codebooks", num_codebooks, 1, 1 << 16)
-    _check_integer("codebook_size", codebook_size, 2, 256)
+    check_integer("num_codebooks", num_codebooks, 1, 1 << 16)
+    check_integer("codebook_size", codebook_size, 2, 256)
     if codebook_size & (codebook_size - 1):
         raise ValueError(
             "`codebook_size` must be a power of two: codes are stored in "
             f"log2(K) bits. Received: codebook_size={codebook_size}"
         )
-    _check_integer("seed", seed, 0, 2**32 - 1)
+    check_integer("seed", seed, 0, 2**32 - 1)
     if not 0.0 <= validation_split < 0.5:
         raise ValueError(
             "`validation_split` must be in [0, 0.5). "
@@ -461,14 +462,3 @@ def _check_recipe(recipe):
             f"Received: recipe={recipe!r}"
         )
     return name, RECIPES[name]
-
-
-def _check_integer(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"`{name}` must be an integer. Received: {name}={value!r}"
-        )
-    if not low <= value <= high:
-        raise ValueError(
-            f"`{name}` must be in [{low}, {high}]. Received: {name}={value}"
-        )

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from keras_dccl.layers.argument_checks import check_integer
+from keras_dccl.utils.argument_checks import check_integer
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")

@@ -1,10 +1,10 @@
 import keras
 from keras import ops
 
-from keras_dccl.layers.argument_checks import check_integer
-from keras_dccl.layers.argument_checks import check_positive_float
 from keras_dccl.layers.codebook_decoder import CodebookDecoder
 from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
+from keras_dccl.utils.argument_checks import check_integer
+from keras_dccl.utils.argument_checks import check_positive_float
 
 
 class _RandomCodes(keras.initializers.Initializer):

@@ -1,8 +1,8 @@
 import keras
 from keras import ops
 
-from keras_dccl.layers.argument_checks import check_integer
-from keras_dccl.layers.argument_checks import check_positive_float
+from keras_dccl.utils.argument_checks import check_integer
+from keras_dccl.utils.argument_checks import check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")

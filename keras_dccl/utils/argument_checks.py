@@ -1,4 +1,4 @@
-"""Argument checks shared by the keras-dccl layers."""
+"""Argument checks shared by the keras-dccl layers and the compressor."""
 
 import numbers
 
