@@ -113,6 +113,19 @@ def test_interrupted_run_resumes_to_the_same_result(
     assert not checkpoint.exists()
 
 
+def test_without_validation_the_search_monitors_training_rows(glove):
+    _, vectors = glove
+    recipe = dataclasses.replace(SEARCH, search_patience=1)
+    no_split = compress(
+        vectors[:800], 4, 8, recipe=recipe, validation_split=0.0, verbose=0
+    )
+    # Still improves on residual k-means: early stopping saw real progress.
+    rkm = compress(
+        vectors[:800], 4, 8, recipe="residual_kmeans", verbose=0
+    ).metadata["mean_distance"]
+    assert no_split.metadata["mean_distance"] < 0.99 * rkm
+
+
 def test_checkpoint_of_another_job_is_refused(glove, tmp_path, monkeypatch):
     _, vectors = glove
     checkpoint = str(tmp_path / "job.checkpoint.npz")

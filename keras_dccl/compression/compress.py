@@ -220,6 +220,8 @@ class _Job:
         order = split_rng.permutation(len(vectors))
         self.validation_rows = np.sort(order[:held_out])
         self.training_rows = np.sort(order[held_out:])
+        self.training = vectors[self.training_rows]
+        self.validation = vectors[self.validation_rows]
         self.seconds = 0.0
 
     def run(self):
@@ -285,7 +287,7 @@ class _Job:
         if self.recipe.kmeans_iterations:
             self._say("Residual k-means initialisation.")
             _, codebooks = residual_kmeans(
-                self.vectors[self.training_rows],
+                self.training,
                 self.num_codebooks,
                 self.codebook_size,
                 self.recipe.kmeans_iterations,
@@ -313,11 +315,10 @@ class _Job:
         if weights:
             learner.set_state(weights)
         best_weights = _array_list(arrays, "best") or learner.get_state()
-        training = self.vectors[self.training_rows]
         validation = self._validation_vectors()
         progress = self._progress(settings.epochs, "epochs")
         for epoch in range(state["step"], settings.epochs):
-            loss = learner.train_epoch(training, epoch, rng)
+            loss = learner.train_epoch(self.training, epoch, rng)
             distance = learner.mean_distance(validation)
             if distance < state.get("best", np.inf) * (1 - 1e-4):
                 state.update(best=distance, wait=0)
@@ -351,8 +352,7 @@ class _Job:
             "codes": arrays.get("best_codes", codes.copy()),
             "codebooks": arrays.get("best_codebooks", codebooks.copy()),
         }
-        training = self.vectors[self.training_rows]
-        validation = self._validation_vectors()
+        training, validation = self.training, self.validation
         perturbations = max(1, self.num_codebooks // 8)
         progress = self._progress(recipe.search_iterations, "iterations")
         for step in range(state["step"], recipe.search_iterations):
@@ -362,12 +362,15 @@ class _Job:
                 training, training_codes, codebooks, rng, perturbations
             )
             codes[self.training_rows] = training_codes
-            validation_codes = codes[self.validation_rows]
-            local_search.search_codes(
-                validation, validation_codes, codebooks, rng, perturbations
-            )
-            codes[self.validation_rows] = validation_codes
-            distance = _mean_distance(validation, validation_codes, codebooks)
+            monitored, monitored_codes = training, training_codes
+            if len(validation):
+                monitored_codes = codes[self.validation_rows]
+                local_search.search_codes(
+                    validation, monitored_codes, codebooks, rng, perturbations
+                )
+                codes[self.validation_rows] = monitored_codes
+                monitored = validation
+            distance = _mean_distance(monitored, monitored_codes, codebooks)
             if distance < state.get("best", np.inf) * (1 - 1e-4):
                 state.update(best=distance, wait=0)
                 best = {"codes": codes.copy(), "codebooks": codebooks.copy()}
@@ -390,9 +393,7 @@ class _Job:
         self._next_stage(state, arrays, rng)
 
     def _validation_vectors(self):
-        if len(self.validation_rows):
-            return self.vectors[self.validation_rows]
-        return self.vectors[self.training_rows]
+        return self.validation if len(self.validation) else self.training
 
     def _progress(self, target, unit):
         if not self.verbose:
@@ -412,8 +413,6 @@ class _Job:
 
 
 def _mean_distance(vectors, codes, codebooks):
-    if not len(vectors):
-        return 0.0
     residual = vectors - reconstruct(codes, codebooks)
     return float(np.linalg.norm(residual, axis=1).mean())
 

@@ -29,7 +29,8 @@ def squared_errors(vectors, codes, codebooks, chunk_size=16384):
 
 def update_codebooks(vectors, codes, codebooks, passes=2):
     """Block-coordinate least squares over the codebooks (in place)."""
-    residual = vectors - reconstruct(codes, codebooks)
+    residual = reconstruct(codes, codebooks)
+    np.subtract(vectors, residual, out=residual)
     for _ in range(passes):
         for m in range(codebooks.shape[0]):
             residual += codebooks[m][codes[:, m]]
