@@ -73,6 +73,7 @@ RECIPES = {
     "residual_kmeans": Recipe(
         "Residual k-means alone (the classic baseline and initialisation).",
         kmeans_iterations=15,
+        refit=False,
     ),
     "gumbel": Recipe(
         "Gumbel-softmax encoder from residual k-means codebooks: "

@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 from keras import ops
 
 from keras_dccl.layers.codebook_decoder import CodebookDecoder
@@ -286,16 +287,7 @@ class CodebookEmbedding(keras.layers.Layer):
                 "`freeze_codes()` needs a built layer: call the layer or "
                 f"build it first. Received: built={self.built}"
             )
-        batch_size = check_integer("batch_size", batch_size)
-        codes = ops.concatenate(
-            [
-                self.encoder.compute_codes(
-                    self.embeddings[start : start + batch_size]
-                )
-                for start in range(0, self.input_dim, batch_size)
-            ],
-            axis=0,
-        )
+        codes = self.compute_codes(batch_size)
         self._tracker.unlock()
         del self.embeddings
         self._tracker.untrack(self.encoder)
@@ -308,8 +300,49 @@ class CodebookEmbedding(keras.layers.Layer):
             dtype="uint8",
             trainable=False,
         )
-        self.codes.assign(ops.cast(codes, "uint8"))
+        self.codes.assign(codes)
         self._tracker.lock()
+
+    def compute_codes(self, batch_size=4096):
+        """Returns the integer codes of all words, without changing the layer.
+
+        In the frozen form, the stored codes; in the training form, the hard
+        codes the encoder gives the current embeddings (those the inference
+        output uses, and that `freeze_codes()` would store).
+
+        Args:
+            batch_size: Integer. Number of embeddings encoded at a time.
+                Defaults to `4096`.
+
+        Returns:
+            A uint8 NumPy array of shape `(input_dim, num_codebooks)`.
+        """
+        if not self.built:
+            raise ValueError(
+                "`compute_codes()` needs a built layer: call the layer or "
+                f"build it first. Received: built={self.built}"
+            )
+        if not self.learn_codes:
+            return ops.convert_to_numpy(self.codes)
+        batch_size = check_integer("batch_size", batch_size)
+        parts = [
+            ops.convert_to_numpy(
+                self.encoder.compute_codes(
+                    self.embeddings[start : start + batch_size]
+                )
+            )
+            for start in range(0, self.input_dim, batch_size)
+        ]
+        return np.concatenate(parts).astype("uint8")
+
+    def compute_codebooks(self):
+        """Returns the codebooks as a float32 NumPy array (M, K, D)."""
+        table = ops.convert_to_numpy(
+            ops.cast(self.decoder.codebooks, "float32")
+        )
+        return table.reshape(
+            self.num_codebooks, self.codebook_size, self.output_dim
+        )
 
     @classmethod
     def from_compressed(
