@@ -1,0 +1,205 @@
+"""Export Keras models holding `CodebookEmbedding` layers to `.tflite`."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.utils.atomic_file import atomic_path
+
+QUANTIZE_MODES = ("int8", "float16", "none", "full_int8")
+
+
+def export_litert(
+    model,
+    path,
+    quantize="int8",
+    sequence_length=None,
+    batch_size=None,
+    representative_inputs=None,
+):
+    """Writes a `.tflite` file whose embeddings are frozen codes + codebooks.
+
+    Training-time parts are stripped: every `CodebookEmbedding` (in either
+    form) becomes its codes, stored at their information size (two 4-bit codes
+    per byte when K <= 16, else one byte each), and its codebooks; the rest
+    of the model is copied as is. Conversion uses builtin TFLite ops only, so
+    an op without a builtin kernel fails here instead of producing a file
+    that Android's runtime or LiteRT.js cannot run.
+
+    Args:
+        model: A built Sequential or Functional `keras.Model` that holds at
+            least one `CodebookEmbedding`.
+        path: The `.tflite` file to write (atomically).
+        quantize: "int8" (default): int8 codebooks with one scale per
+            codebook, the rest float32. "float16": every float weight,
+            codebooks included, stored as float16. "none": float32.
+            "full_int8": full-integer post-training quantization of every op
+            from `representative_inputs` (int8 output; the int32 id input
+            stays int32).
+        sequence_length: Optional integer fixing the length axis (the
+            browser runtime needs static shapes).
+        batch_size: Optional integer fixing the batch axis; None keeps it
+            dynamic.
+        representative_inputs: With "full_int8": an integer array of real
+            inputs (N, ...) used to calibrate the quantization ranges.
+
+    Returns:
+        `path`.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"`quantize` must be one of {QUANTIZE_MODES}. "
+            f"Received: quantize={quantize!r}"
+        )
+    if quantize == "full_int8" and representative_inputs is None:
+        raise ValueError(
+            '`quantize="full_int8"` needs `representative_inputs`: real model '
+            "inputs to calibrate the int8 ranges."
+        )
+    stripped = strip_codebook_embeddings(
+        model, "int8" if quantize == "int8" else "float32"
+    )
+    signature = [
+        tf.TensorSpec(_fixed_shape(spec.shape, batch_size, sequence_length),
+                      tf.int32)
+        for spec in model.inputs
+    ]  # fmt: skip
+    options = {
+        "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
+    }
+    if quantize == "float16":
+        # TFLite's float16 weights: stored as float16, widened by DEQUANTIZE.
+        options.update(
+            optimizations=[tf.lite.Optimize.DEFAULT],
+            target_spec={
+                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS],
+                "supported_types": [tf.float16],
+            },
+        )
+    if quantize == "full_int8":
+        samples = np.asarray(representative_inputs, dtype=np.int32)
+
+        def representative_dataset():
+            for sample in samples:
+                yield [sample[None] if batch_size in (None, 1) else sample]
+
+        options = {
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "representative_dataset": representative_dataset,
+            "target_spec": {
+                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            },
+            "inference_output_type": tf.int8,
+        }
+    path = os.fspath(path)
+    with atomic_path(path) as temporary:
+        stripped.export(
+            temporary,
+            format="litert",
+            input_signature=signature,
+            verbose=False,
+            **options,
+        )
+    return path
+
+
+def export_lookup(
+    compressed, path, quantize="int8", sequence_length=None, batch_size=None
+):
+    """Writes a stand-alone lookup model (ids -> vectors) from an artifact.
+
+    For apps that need only the vectors: the model takes int32 word ids of
+    shape `(batch, sequence_length)` and returns float32 vectors of shape
+    `(batch, sequence_length, output_dim)`.
+
+    Args:
+        compressed: A `CompressedEmbedding`.
+        path: The `.tflite` file to write (atomically).
+        quantize: "int8" (default), "float16" or "none", as in
+            `export_litert`.
+        sequence_length: Optional integer fixing the length axis.
+        batch_size: Optional integer fixing the batch axis.
+
+    Returns:
+        `path`.
+    """
+    if quantize == "full_int8":
+        raise ValueError(
+            "A lookup model has no float ops to quantize: `quantize` must be "
+            '"int8", "float16" or "none". Received: quantize="full_int8"'
+        )
+    layer = CodebookEmbedding.from_compressed(compressed, name="lookup")
+    ids = keras.Input((sequence_length,), batch_size=batch_size, dtype="int32")
+    model = keras.Model(ids, layer(ids), name="codebook_lookup")
+    return export_litert(
+        model,
+        path,
+        quantize=quantize,
+        sequence_length=sequence_length,
+        batch_size=batch_size,
+    )
+
+
+def strip_codebook_embeddings(model, codebook_dtype="int8"):
+    """A copy of `model` with each `CodebookEmbedding` in its export form.
+
+    The pattern of tfmot's `strip_clustering`: the model is cloned, each
+    `CodebookEmbedding` replaced by a `LiteRTCodebookEmbedding` holding its
+    frozen codes and codebooks, and every other layer's weights copied.
+    """
+    from keras_dccl.export.litert_codebook_embedding import (
+        LiteRTCodebookEmbedding,
+    )
+
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(
+            "`model` must be a built Keras model. "
+            f"Received: model={type(model).__name__}"
+        )
+    embeddings = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, CodebookEmbedding)
+    ]
+    if not embeddings:
+        raise ValueError(
+            f"Model '{model.name}' holds no CodebookEmbedding layer; export "
+            "it with `model.export(path, format='litert')` instead."
+        )
+
+    def clone(layer):
+        if isinstance(layer, CodebookEmbedding):
+            return LiteRTCodebookEmbedding(
+                layer.compute_codes(),
+                layer.compute_codebooks(),
+                codebook_dtype=codebook_dtype,
+                mask_zero=layer.mask_zero,
+                name=layer.name,
+            )
+        return layer.__class__.from_config(layer.get_config())
+
+    try:
+        stripped = keras.models.clone_model(model, clone_function=clone)
+    except Exception as error:
+        raise ValueError(
+            f"Model '{model.name}' cannot be cloned for export ({error}). "
+            "Export supports Sequential and Functional models."
+        ) from None
+    for original, copy in zip(model.layers, stripped.layers):
+        if not isinstance(original, CodebookEmbedding):
+            copy.set_weights(original.get_weights())
+    return stripped
+
+
+def _fixed_shape(shape, batch_size, sequence_length):
+    shape = list(shape)
+    shape[0] = batch_size
+    if sequence_length is not None:
+        shape[1:] = [
+            sequence_length if dim is None else dim for dim in shape[1:]
+        ]
+    return shape
