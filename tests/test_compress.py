@@ -161,6 +161,11 @@ def test_gumbel_recipe_learns_codes_from_the_encoder(glove):
     assert len(np.unique(result.codes[:, 0])) > 1
 
 
+def test_a_recipe_needs_a_start():
+    with pytest.raises(ValueError, match="needs a start"):
+        dataclasses.replace(RECIPES["search"], kmeans_iterations=0)
+
+
 def test_paper_recipe_settings_are_the_authors():
     settings = RECIPES["paper"].gumbel
     assert (settings.learning_rate, settings.global_clipnorm) == (1e-4, 1e-3)

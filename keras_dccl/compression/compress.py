@@ -41,6 +41,13 @@ class Recipe:
     search_patience: int = 5
     refit: bool = True
 
+    def __post_init__(self):
+        if not self.kmeans_iterations and self.gumbel is None:
+            raise ValueError(
+                "A `Recipe` needs a start: `kmeans_iterations` > 0 or "
+                "`gumbel` settings. Received: kmeans_iterations=0, gumbel=None"
+            )
+
 
 PAPER_GUMBEL = GumbelSettings(
     epochs=200,
@@ -168,13 +175,10 @@ def compress(
         verbose,
     )
     codes, codebooks = job.run()
-    compressed = CompressedEmbedding(
-        codes.astype(np.uint8), codebooks, vocabulary=vocabulary
-    )
-    metrics = compressed.evaluate(vectors)
-    compressed = CompressedEmbedding(
-        compressed.codes,
-        compressed.codebooks,
+    metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
+    return CompressedEmbedding(
+        codes,
+        codebooks,
         vocabulary=vocabulary,
         metadata={
             "recipe": recipe_name,
@@ -184,7 +188,6 @@ def compress(
             **metrics,
         },
     )
-    return compressed
 
 
 class _Job:
@@ -226,9 +229,8 @@ class _Job:
         self.seconds = 0.0
 
     def run(self):
-        start = time.monotonic()
         state, arrays = self._restore()
-        self.seconds = state.get("seconds", 0.0)
+        self._clock = time.monotonic() - state.get("seconds", 0.0)
         if state["stage"] == "init":
             self._initialise(state, arrays)
         if state["stage"] == "gumbel":
@@ -241,7 +243,7 @@ class _Job:
             local_search.search_codes(
                 self.vectors, codes, codebooks, self._rng(state), 0
             )
-        self.seconds += time.monotonic() - start
+        self.seconds = time.monotonic() - self._clock
         if self.checkpoint_path and os.path.exists(self.checkpoint_path):
             os.remove(self.checkpoint_path)
         return codes, codebooks
@@ -265,6 +267,7 @@ class _Job:
 
     def _save(self, state, arrays):
         if self.checkpoint_path:
+            state["seconds"] = time.monotonic() - self._clock
             save_checkpoint(self.checkpoint_path, state, arrays)
 
     def _rng(self, state):
