@@ -13,7 +13,7 @@ def main(argv=None):
     parser = _parser()
     arguments = parser.parse_args(argv or ["demo"])
     try:
-        arguments.run(arguments)
+        code = arguments.run(arguments)
     except KeyboardInterrupt:
         print(
             "\nkeras-dccl: interrupted; run the same command with --resume "
@@ -25,7 +25,7 @@ def main(argv=None):
         message = str(error).splitlines()[0] if str(error) else repr(error)
         print(f"keras-dccl: error: {message}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 def _parser():
@@ -82,6 +82,15 @@ def _parser():
     )
     info.add_argument("artifact", help="a .npz written by compress.")
     info.set_defaults(run=_info)
+
+    check_edgetpu = commands.add_parser(
+        "check-edgetpu",
+        help="check a .tflite file statically against the Edge TPU op list "
+        "(ops, int8 tensors, static shapes, rank); the compiler itself is "
+        "not run. Exits 1 if there are problems.",
+    )
+    check_edgetpu.add_argument("model", help="a .tflite file.")
+    check_edgetpu.set_defaults(run=_check_edgetpu)
     return parser
 
 
@@ -236,6 +245,15 @@ def _info(arguments):
     from keras_dccl.compressed_embedding import CompressedEmbedding
 
     print(CompressedEmbedding.load(arguments.artifact).summary())
+
+
+def _check_edgetpu(arguments):
+    from keras_dccl.export.edgetpu import check_edgetpu
+    from keras_dccl.export.edgetpu import format_problems
+
+    problems = check_edgetpu(arguments.model)
+    print(format_problems(problems))
+    return 1 if problems else 0
 
 
 def _read(arguments):

@@ -1,6 +1,7 @@
 import hashlib
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -320,3 +321,15 @@ def test_load_rejects_bad_files(embedding, tmp_path, write, message):
         CompressedEmbedding.load(path)
     assert str(info.value).startswith(f"{path}: ")
     assert "\n" not in str(info.value)
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "a.npz"
+        CompressedEmbedding(
+            np.zeros((3, 2), np.uint8), np.zeros((2, 4, 5), np.float32)
+        ).save(path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    finally:
+        os.umask(umask)
