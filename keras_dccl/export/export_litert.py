@@ -160,16 +160,7 @@ def strip_codebook_embeddings(model, codebook_dtype="int8"):
             "`model` must be a built Keras model. "
             f"Received: model={type(model).__name__}"
         )
-    embeddings = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, CodebookEmbedding)
-    ]
-    if not embeddings:
-        raise ValueError(
-            f"Model '{model.name}' holds no CodebookEmbedding layer; export "
-            "it with `model.export(path, format='litert')` instead."
-        )
+    find_codebook_embeddings(model)
 
     def clone(layer):
         if isinstance(layer, CodebookEmbedding):
@@ -193,6 +184,21 @@ def strip_codebook_embeddings(model, codebook_dtype="int8"):
         if not isinstance(original, CodebookEmbedding):
             copy.set_weights(original.get_weights())
     return stripped
+
+
+def find_codebook_embeddings(model):
+    """The `CodebookEmbedding` layers of `model`; raises if there is none."""
+    embeddings = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, CodebookEmbedding)
+    ]
+    if not embeddings:
+        raise ValueError(
+            f"Model '{model.name}' holds no CodebookEmbedding layer; export "
+            "it with `model.export(path, format='litert')` instead."
+        )
+    return embeddings
 
 
 def _fixed_shape(shape, batch_size, sequence_length):
