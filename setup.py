@@ -32,6 +32,7 @@ setup(
         "tensorflow>=2.21.0",
         "ai-edge-litert>=2.3.0",
         "numpy>=1.26",
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         # The embedded default data set of the `keras-dccl` main job.

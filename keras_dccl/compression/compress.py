@@ -6,6 +6,7 @@ import os
 import time
 
 import numpy as np
+import threadpoolctl
 
 from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression import local_search
@@ -134,7 +135,8 @@ def compress(
         recipe: String, a name in `RECIPES` or "default"; or a `Recipe`.
         vocabulary: Optional list of V words stored with the codes.
         validation_split: Float in [0, 0.5), share of rows held out.
-        seed: Integer. The same seed gives the same codes on CPU.
+        seed: Integer. The same seed gives the same codes on CPU (BLAS runs
+            on one thread, so the result does not depend on the core count).
         checkpoint_path: Optional path of a `.npz` checkpoint. Progress is
             saved there as the job goes; a job started again with the same
             path and arguments resumes where it stopped. Removed on success.
@@ -174,8 +176,12 @@ def compress(
         checkpoint_path,
         verbose,
     )
-    codes, codebooks = job.run()
-    metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
+    # The kernels are many small matrix products: BLAS threads only add
+    # hand-off cost (6x slower on a busy 2-core machine) and make the
+    # summation order, hence the codes, depend on the core count.
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        codes, codebooks = job.run()
+        metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
     return CompressedEmbedding(
         codes,
         codebooks,
