@@ -15,23 +15,14 @@ on disk and the exported TFLite model.
 
 import numpy as np
 
+from keras_dccl.utils.argument_checks import check_integer
+
 MAX_CODEBOOK_SIZE = 256
 NIBBLE_CODEBOOK_SIZE = 16
 
 
-def _check_positive_int(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-
-
 def _check_packable(codebook_size):
-    _check_positive_int("codebook_size", codebook_size)
+    check_integer("codebook_size", codebook_size)
     if codebook_size > MAX_CODEBOOK_SIZE:
         raise ValueError(
             f"`codebook_size` must be at most {MAX_CODEBOOK_SIZE} for codes "
@@ -45,7 +36,7 @@ def bits_per_code(codebook_size):
     This is `ceil(log2(codebook_size))`, and at least 1. It is the
     information content of a code, not its storage size: see `packed_width`.
     """
-    _check_positive_int("codebook_size", codebook_size)
+    check_integer("codebook_size", codebook_size)
     return max(1, (int(codebook_size) - 1).bit_length())
 
 
@@ -56,7 +47,7 @@ def packed_width(num_codebooks, codebook_size):
     `ceil(num_codebooks / 2)` when `codebook_size <= 16`, else
     `num_codebooks`.
     """
-    _check_positive_int("num_codebooks", num_codebooks)
+    check_integer("num_codebooks", num_codebooks)
     _check_packable(codebook_size)
     if codebook_size <= NIBBLE_CODEBOOK_SIZE:
         return (int(num_codebooks) + 1) // 2
