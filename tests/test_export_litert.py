@@ -10,6 +10,7 @@ from keras_dccl.compression.compress import compress
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
+from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.readers.glove_package import load_glove_package
@@ -19,23 +20,8 @@ LENGTH = 12
 
 def run_tflite(path, inputs):
     """Runs each row of `inputs` as a batch of one; dequantizes int8."""
-    interpreter = Interpreter(model_path=str(path))
-    (input_detail,) = interpreter.get_input_details()
-    interpreter.resize_tensor_input(
-        input_detail["index"], (1, *inputs.shape[1:])
-    )
-    interpreter.allocate_tensors()
-    (output_detail,) = interpreter.get_output_details()
-    results = []
-    for row in inputs:
-        interpreter.set_tensor(input_detail["index"], row[None])
-        interpreter.invoke()
-        output = interpreter.get_tensor(output_detail["index"])[0]
-        if output_detail["dtype"] == np.int8:
-            scale, zero_point = output_detail["quantization"]
-            output = (output.astype(np.float32) - zero_point) * scale
-        results.append(output)
-    return np.array(results)
+    runner = LiteRTRunner(path)
+    return np.concatenate([runner(row[None])[0] for row in inputs])
 
 
 def classifier(embedding, hidden=None):

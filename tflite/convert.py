@@ -423,47 +423,16 @@ def run_litert(paths, ids, batch_size):
     With two graphs (the Edge TPU split), the outputs of the first feed the
     inputs of the second, in order.
     """
-    from ai_edge_litert.interpreter import Interpreter
+    from keras_dccl.export.litert_runner import LiteRTRunner
 
-    runners = [
-        Interpreter(model_path=path).get_signature_runner() for path in paths
-    ]
+    runners = [LiteRTRunner(path) for path in paths]
     parts = []
     for start in range(0, len(ids), batch_size):
         values = [ids[start : start + batch_size]]
         for runner in runners:
-            values = run(runner, *values)
+            values = runner(*values)
         parts.append(values)
     return [np.concatenate(chunks) for chunks in zip(*parts)]
-
-
-def run(runner, *inputs):
-    """Runs `inputs` (in the signature's order); outputs in Keras order.
-
-    Float values for quantized inputs are quantized, and quantized outputs
-    dequantized, with the file's scale and zero point.
-    """
-    feeds = {}
-    for (name, detail), value in zip(
-        runner.get_input_details().items(), inputs
-    ):
-        scale, zero_point = detail["quantization"]
-        if scale and not np.issubdtype(value.dtype, np.integer):
-            limits = np.iinfo(detail["dtype"])
-            value = np.round(value / scale + zero_point)
-            value = np.clip(value, limits.min, limits.max)
-        feeds[name] = np.asarray(value, dtype=detail["dtype"])
-    results = runner(**feeds)
-    details = runner.get_output_details()
-    outputs = []
-    # "output_0", "output_1", ..., "output_10": by length, then name.
-    for name in sorted(results, key=lambda name: (len(name), name)):
-        value = results[name]
-        scale, zero_point = details[name]["quantization"]
-        if scale:
-            value = (value.astype(np.float32) - zero_point) * scale
-        outputs.append(value)
-    return outputs
 
 
 def print_sizes(paths, tables):

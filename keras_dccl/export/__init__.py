@@ -7,10 +7,12 @@ from keras_dccl.export.edgetpu import run_edgetpu_split
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.export_litert import strip_codebook_embeddings
+from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
 
 __all__ = [
     "EdgeTPUProblem",
+    "LiteRTRunner",
     "TFLiteModel",
     "check_edgetpu",
     "export_edgetpu",

@@ -23,6 +23,7 @@ import os
 import keras
 import numpy as np
 
+from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.utils.argument_checks import check_integer
@@ -258,8 +259,8 @@ def export_edgetpu(
             target_spec=builtins,
             verbose=False,
         )
-    host = _Interpreter(host_path)
-    histograms = [host.run(row[None]) for row in samples]
+    host = LiteRTRunner(host_path)
+    histograms = [host(row[None])[0] for row in samples]
 
     width = num_codebooks * codebook_size
     histogram = keras.Input((width,), batch_size=1, name="code_histogram")
@@ -304,9 +305,9 @@ def export_edgetpu(
         "output_dim": int(output_dim),
         "sequence_length": sequence_length,
         "mask_zero": bool(embedding.mask_zero),
-        "host": host.describe(HOST_FILE),
-        "accelerator": _Interpreter(accelerator_path).describe(
-            ACCELERATOR_FILE
+        "host": _describe(host, HOST_FILE),
+        "accelerator": _describe(
+            LiteRTRunner(accelerator_path), ACCELERATOR_FILE
         ),
         "note": (
             "accelerator.tflite passes a static check against the Edge TPU "
@@ -340,11 +341,11 @@ def run_edgetpu_split(directory, ids):
     ids = _check_ids(
         "ids", ids, manifest["sequence_length"], manifest["num_words"]
     )
-    host = _Interpreter(os.path.join(directory, manifest["host"]["file"]))
-    accelerator = _Interpreter(
+    host = LiteRTRunner(os.path.join(directory, manifest["host"]["file"]))
+    accelerator = LiteRTRunner(
         os.path.join(directory, manifest["accelerator"]["file"])
     )
-    return np.concatenate([accelerator.run(host.run(row[None])) for row in ids])
+    return np.concatenate([accelerator(host(row[None])[0])[0] for row in ids])
 
 
 class _CodeHistogram(keras.layers.Layer):
@@ -393,51 +394,26 @@ class _CodeHistogram(keras.layers.Layer):
         return (input_shape[0], width)
 
 
-class _Interpreter:
-    """A one-input, one-output LiteRT model run a row at a time; int8 in and
-    out are (de)quantized."""
+def _describe(runner, file):
+    """The manifest entry of one part: its tensors, with int8 parameters."""
 
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(model_path=path)
-        self.interpreter.allocate_tensors()
-        (self.input,) = self.interpreter.get_input_details()
-        (self.output,) = self.interpreter.get_output_details()
-
-    def run(self, inputs):
-        if self.input["dtype"] == np.int8:
-            scale, zero_point = self.input["quantization"]
-            inputs = np.round(inputs / scale) + zero_point
-            inputs = np.clip(inputs, -128, 127)
-        self.interpreter.set_tensor(
-            self.input["index"], inputs.astype(self.input["dtype"])
-        )
-        self.interpreter.invoke()
-        outputs = self.interpreter.get_tensor(self.output["index"])
-        if self.output["dtype"] == np.int8:
-            scale, zero_point = self.output["quantization"]
-            outputs = (outputs.astype(np.float32) - zero_point) * scale
-        return outputs
-
-    def describe(self, file):
-        def tensor(detail):
-            entry = {
-                "name": detail["name"],
-                "dtype": np.dtype(detail["dtype"]).name,
-                "shape": [int(dim) for dim in detail["shape"]],
-            }
-            if entry["dtype"] == "int8":
-                scale, zero_point = detail["quantization"]
-                entry["scale"] = float(scale)
-                entry["zero_point"] = int(zero_point)
-            return entry
-
-        return {
-            "file": file,
-            "inputs": [tensor(self.input)],
-            "outputs": [tensor(self.output)],
+    def tensor(detail):
+        entry = {
+            "name": detail["name"],
+            "dtype": np.dtype(detail["dtype"]).name,
+            "shape": [int(dim) for dim in detail["shape"]],
         }
+        if entry["dtype"] == "int8":
+            scale, zero_point = detail["quantization"]
+            entry["scale"] = float(scale)
+            entry["zero_point"] = int(zero_point)
+        return entry
+
+    return {
+        "file": file,
+        "inputs": [tensor(d) for d in runner.interpreter.get_input_details()],
+        "outputs": [tensor(d) for d in runner.interpreter.get_output_details()],
+    }
 
 
 def _split(model, sequence_length):
