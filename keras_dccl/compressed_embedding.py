@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.atomic_file import atomic_path
 from keras_dccl.utils.code_packing import MAX_CODEBOOK_SIZE
 from keras_dccl.utils.code_packing import NIBBLE_CODEBOOK_SIZE
@@ -233,15 +234,7 @@ class CompressedEmbedding:
 
     def _reconstructed_chunks(self, ids, batch_size):
         """Yields `(start, rows)`: float32 vectors of `ids[start:]`, chunked."""
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(
-                "`batch_size` must be a positive integer. "
-                f"Received: batch_size={batch_size!r}"
-            )
+        batch_size = check_integer("batch_size", batch_size)
         for start in range(0, len(ids), batch_size):
             codes = self._codes[ids[start : start + batch_size]]
             yield start, reconstruct(codes, self._codebooks)

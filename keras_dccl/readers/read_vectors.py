@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from keras_dccl.readers.vector_file_error import VectorFileError
+from keras_dccl.utils.argument_checks import check_integer
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec_binary", "npy")
 
@@ -71,15 +72,8 @@ def read_vectors(path, vocabulary_path=None, format="auto", max_words=None):
             f"Argument `format` must be one of {', '.join(FORMATS)}. "
             f"Received: format={format!r}"
         )
-    if max_words is not None and (
-        isinstance(max_words, bool)
-        or not isinstance(max_words, (int, np.integer))
-        or max_words < 1
-    ):
-        raise ValueError(
-            "Argument `max_words` must be a positive integer or None. "
-            f"Received: max_words={max_words!r}"
-        )
+    if max_words is not None:
+        max_words = check_integer("max_words", max_words)
     path = os.fspath(path)
     if format == "auto":
         format = _format_from_name(path)

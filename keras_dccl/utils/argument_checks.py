@@ -19,7 +19,7 @@ def check_integer(name, value, minimum=1, maximum=None):
         else:
             expected = f"an integer between {minimum} and {maximum}"
         raise ValueError(
-            f"`{name}` must be {expected}. Received: {name}={value}"
+            f"`{name}` must be {expected}. Received: {name}={value!r}"
         )
     return int(value)
 
