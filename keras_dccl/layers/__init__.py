@@ -1,5 +1,13 @@
+from keras_dccl.layers.adaptive_codebook_embedding import (
+    AdaptiveCodebookEmbedding,
+)
 from keras_dccl.layers.codebook_decoder import CodebookDecoder
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
 
-__all__ = ["CodebookDecoder", "CodebookEmbedding", "GumbelSoftmaxEncoder"]
+__all__ = [
+    "AdaptiveCodebookEmbedding",
+    "CodebookDecoder",
+    "CodebookEmbedding",
+    "GumbelSoftmaxEncoder",
+]

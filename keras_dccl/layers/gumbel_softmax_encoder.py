@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from keras_dccl.layers.gumbel_softmax import first_max_index
+from keras_dccl.layers.gumbel_softmax import gumbel_softmax
+from keras_dccl.layers.gumbel_softmax import one_hot
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_positive_float
 
@@ -135,17 +138,16 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
     def call(self, inputs, training=None):
         logits = self._code_logits(inputs)
         if training:
-            uniform = keras.random.uniform(
-                ops.shape(logits), seed=self.seed_generator
+            samples = gumbel_softmax(
+                logits,
+                self.temperature,
+                self.seed_generator,
+                self.epsilon,
+                hard=self.straight_through,
             )
-            gumbel = -ops.log(-ops.log(uniform + self.epsilon) + self.epsilon)
-            samples = ops.softmax((logits + gumbel) / self.temperature)
-            if self.straight_through:
-                hard = self._one_hot(self._codes_from_logits(samples))
-                samples = samples + ops.stop_gradient(hard - samples)
             return ops.cast(samples, self.compute_dtype)
-        codes = self._codes_from_logits(logits)
-        return ops.cast(self._one_hot(codes), self.compute_dtype)
+        codes = first_max_index(logits)
+        return ops.cast(one_hot(codes, self.codebook_size), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.num_codebooks, self.codebook_size)
@@ -180,7 +182,7 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
         """
         if not self.built:
             self.build(tuple(inputs.shape))
-        return self._codes_from_logits(self._code_logits(inputs))
+        return first_max_index(self._code_logits(inputs))
 
     def _code_logits(self, inputs):
         activations = self.logits_dense(self.hidden_dense(inputs))
@@ -192,20 +194,3 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
             self.codebook_size,
         )
         return ops.reshape(logits, shape)
-
-    def _codes_from_logits(self, logits):
-        # The smallest index of the largest logit, without `argmax`:
-        # `is_max * (K - k)` is largest at the smallest maximal position k.
-        is_max = ops.equal(logits, ops.max(logits, axis=-1, keepdims=True))
-        reversed_positions = self.codebook_size - ops.arange(
-            self.codebook_size, dtype="int32"
-        )
-        return self.codebook_size - ops.max(
-            ops.cast(is_max, "int32") * reversed_positions, axis=-1
-        )
-
-    def _one_hot(self, codes):
-        positions = ops.arange(self.codebook_size, dtype="int32")
-        return ops.cast(
-            ops.equal(ops.expand_dims(codes, -1), positions), "float32"
-        )

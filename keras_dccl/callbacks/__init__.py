@@ -1,0 +1,3 @@
+from keras_dccl.callbacks.temperature_schedule import TemperatureSchedule
+
+__all__ = ["TemperatureSchedule"]

@@ -1,0 +1,567 @@
+import math
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_dccl.layers.codebook_decoder import CodebookDecoder
+from keras_dccl.layers.codebook_embedding import _RandomCodes
+from keras_dccl.layers.gumbel_softmax import first_max_index
+from keras_dccl.layers.gumbel_softmax import gumbel_softmax
+from keras_dccl.layers.gumbel_softmax import one_hot
+from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
+from keras_dccl.utils.argument_checks import check_integer
+from keras_dccl.utils.argument_checks import check_positive_float
+
+
+@keras.saving.register_keras_serializable(package="keras_dccl")
+class AdaptiveCodebookEmbedding(keras.layers.Layer):
+    """Compressed embedding whose words each learn their own code length.
+
+    A drop-in replacement for `keras.layers.Embedding` in which, as in
+    `CodebookEmbedding`, a word's embedding is a sum of codebook vectors
+    chosen by its codes (Shu & Nakayama, 2018), but each word chooses how
+    many codes it uses among `code_lengths`, end to end for the downstream
+    task, as proposed by Kim, Kim & Lee (2020). The design here is ours.
+
+    The codes are prefix codes: the layer holds `max(code_lengths)` codebooks
+    of `codebook_size` (the papers' K) vectors, and a word of length `l` uses
+    the first `l` of them, so that all lengths share one set of codebooks.
+    A word of length 0 uses no codebook but one shared trainable vector,
+    `fallback`, initialized to zeros. The layer can take two forms.
+
+    The training form (`learn_codes=True`, the default) holds full float
+    `embeddings`, which a straight-through `GumbelSoftmaxEncoder`, `encoder`,
+    turns into codes for all `max(code_lengths)` codebooks, and a trainable
+    weight `length_logits` of shape `(input_dim, len(code_lengths))`. The
+    length of a word is a straight-through Gumbel-softmax sample over its
+    length logits in training and the choice of its largest length logit in
+    inference. The output mixes, by the length sample, the sums of the first
+    `l` codebook vectors (`fallback` for `l = 0`); as the sample is one-hot
+    in the forward pass, this is the vector of the sampled length, with the
+    gradients of the relaxed sample. The length logits start at
+    `0.01 * index` in `code_lengths`: the lengths are about equally likely,
+    and ties of the inference choice go to the longest code.
+
+    The temperature of the length sample is held in a non-trainable float32
+    weight, `length_temperature`, as the encoder's is in
+    `encoder.temperature`; `keras_dccl.TemperatureSchedule` anneals
+    both.
+
+    With `target_bits_per_word`, the layer adds the loss
+    `size_penalty * max(0, expected_bits / target_bits_per_word - 1) ** 2`,
+    a squared hinge: it only penalizes a table larger than the target, and
+    the task chooses the lengths below it. `expected_bits` is the average
+    over all `input_dim` words (not the batch: it is the size of the table)
+    of the expected code bits `sum_l softmax(length_logits)_l * l * log2(K)`.
+    The bits count the codes only, not the choice of length.
+
+    `freeze_codes()` turns the training form into the frozen form
+    (`learn_codes=False`), the compressed embedding: a uint8 weight `lengths`
+    of shape `(input_dim,)`, the position of each word's length in
+    `code_lengths`, a uint8 weight `codes` of shape
+    `(input_dim, max(code_lengths))` (codes beyond a word's length are 0 and
+    unused), the trainable codebooks of a `CodebookDecoder`, `decoder`, and
+    `fallback`. Its outputs are those of the training form in inference.
+    Built from scratch, the frozen form has random codes and lengths
+    (deterministic given `seed`) and learns the codebooks and the fallback.
+
+    Args:
+        input_dim: Integer. Size of the vocabulary, i.e. maximum integer
+            index + 1.
+        output_dim: Integer. Dimension of the embedding.
+        code_lengths: Sequence of distinct integers >= 0 in increasing order,
+            with at least one positive. The code lengths (numbers of
+            codebooks, the papers' M) a word can choose among; 0 means the
+            `fallback` vector. Defaults to `(0, 2, 4, 8, 16)`.
+        codebook_size: Integer between 2 and 256. Number of vectors per
+            codebook (K); the codes are stored as uint8. Defaults to `16`.
+        target_bits_per_word: Optional positive float. The target of the size
+            penalty, in code bits per word. Defaults to `None`: no penalty.
+        size_penalty: Non-negative float. Weight of the size penalty.
+            Defaults to `1.0`.
+        embeddings_initializer: Initializer for the `embeddings` matrix of
+            the training form (see `keras.initializers`).
+        codebooks_initializer: Initializer for the codebooks (see
+            `keras.initializers`). Defaults to
+            `RandomUniform(minval=-0.01, maxval=0.01)`.
+        mask_zero: Boolean, whether or not the input value 0 is a special
+            "padding" value that should be masked out, as in
+            `keras.layers.Embedding`. If `True`, all subsequent layers in the
+            model need to support masking, and index 0 cannot be used in the
+            vocabulary (`input_dim` should equal size of vocabulary + 1).
+        learn_codes: Boolean. Whether the layer takes the training form,
+            which learns the codes and the lengths, instead of the frozen
+            form. Defaults to `True`.
+        train_embeddings: Boolean. Whether the `embeddings` of the training
+            form are trainable. Defaults to `True`.
+        hidden_units: Optional integer. Hidden units of the encoder.
+            Defaults to `max(code_lengths) * codebook_size // 2`.
+        temperature: Positive float. Initial Gumbel-softmax temperature (the
+            papers' tau) of the codes and of the lengths. Defaults to `1.0`.
+        seed: Integer, optional random seed for the Gumbel noise and the
+            initial random codes and lengths of the frozen form.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: Integer tensor of word indices, of any shape.
+        training: Python boolean. In the training form, whether to sample
+            codes and lengths (training) or choose them (inference). Ignored
+            by the frozen form.
+
+    Input shape:
+        Tensor of any shape `(...)`, e.g. `(batch_size, input_length)`.
+
+    Output shape:
+        Tensor of shape `(..., output_dim)`, e.g.
+        `(batch_size, input_length, output_dim)`.
+
+    Example:
+
+    Learn codes and lengths for a task within 24 bits per word, then freeze
+    them:
+
+    >>> layer = keras_dccl.AdaptiveCodebookEmbedding(
+    ...     1000, 64, target_bits_per_word=24.0, seed=1)
+    >>> model = keras.Sequential([
+    ...     layer,
+    ...     keras.layers.GlobalAveragePooling1D(),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model.compile("adam", "mse")
+    >>> input_array = np.random.randint(1000, size=(32, 10))
+    >>> history = model.fit(input_array, np.ones((32, 1)), verbose=0)
+    >>> layer.freeze_codes()
+    >>> model.compile("adam", "mse")
+    >>> model.predict(input_array, verbose=0).shape
+    (32, 1)
+
+    `freeze_codes()` changes the layer in place, so a model that holds it
+    keeps working, but its variables change: call `model.compile()` again
+    (with a new optimizer) before `fit()`, `evaluate()` or `predict()`.
+
+    Reference:
+        - [Shu & Nakayama, "Compressing Word Embeddings via Deep
+          Compositional Code Learning", ICLR 2018](
+          https://arxiv.org/abs/1711.01068)
+        - [Kim, Kim & Lee, "Adaptive Compression of Word Embeddings",
+          ACL 2020](https://aclanthology.org/2020.acl-main.364/)
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        code_lengths=(0, 2, 4, 8, 16),
+        codebook_size=16,
+        target_bits_per_word=None,
+        size_penalty=1.0,
+        embeddings_initializer="uniform",
+        codebooks_initializer=None,
+        mask_zero=False,
+        learn_codes=True,
+        train_embeddings=True,
+        hidden_units=None,
+        temperature=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.input_dim = check_integer("input_dim", input_dim)
+        self.output_dim = check_integer("output_dim", output_dim)
+        self.code_lengths = _check_code_lengths(code_lengths)
+        self.codebook_size = check_integer(
+            "codebook_size", codebook_size, minimum=2, maximum=256
+        )
+        if target_bits_per_word is not None:
+            target_bits_per_word = check_positive_float(
+                "target_bits_per_word", target_bits_per_word
+            )
+        self.target_bits_per_word = target_bits_per_word
+        if (
+            isinstance(size_penalty, bool)
+            or not isinstance(size_penalty, numbers.Real)
+            or not size_penalty >= 0
+        ):
+            raise ValueError(
+                "`size_penalty` must be a non-negative number. "
+                f"Received: size_penalty={size_penalty}"
+            )
+        self.size_penalty = float(size_penalty)
+        if hidden_units is not None:
+            hidden_units = check_integer("hidden_units", hidden_units)
+        self.hidden_units = hidden_units
+        self.temperature = check_positive_float("temperature", temperature)
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer
+        )
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        self.learn_codes = bool(learn_codes)
+        self.train_embeddings = bool(train_embeddings)
+        self.seed = seed
+        # The lengths draw their own random numbers, not those of the codes.
+        self._length_seed = None if seed is None else seed + 1
+        self.num_codebooks = max(self.code_lengths)
+        self.autocast = False
+        self.decoder = CodebookDecoder(
+            self.num_codebooks,
+            self.codebook_size,
+            self.output_dim,
+            codebooks_initializer=codebooks_initializer,
+            dtype=self.dtype_policy,
+            name="decoder",
+        )
+        if self.learn_codes:
+            self.seed_generator = keras.random.SeedGenerator(self._length_seed)
+            self.encoder = GumbelSoftmaxEncoder(
+                self.num_codebooks,
+                self.codebook_size,
+                hidden_units=hidden_units,
+                temperature=temperature,
+                straight_through=True,
+                seed=seed,
+                dtype=self.dtype_policy,
+                name="encoder",
+            )
+        # Row l: which codebooks a word of length `code_lengths[l]` uses,
+        # then whether it uses the fallback.
+        self._uses_table = np.array(
+            [
+                [m < length for m in range(self.num_codebooks)] + [length == 0]
+                for length in self.code_lengths
+            ],
+            "float32",
+        )
+        self._bits_per_length = np.array(
+            self.code_lengths, "float32"
+        ) * math.log2(self.codebook_size)
+
+    @property
+    def codebooks_initializer(self):
+        return self.decoder.codebooks_initializer
+
+    def build(self, input_shape=None):
+        num_lengths = len(self.code_lengths)
+        if self.learn_codes:
+            self.embeddings = self.add_weight(
+                name="embeddings",
+                shape=(self.input_dim, self.output_dim),
+                initializer=self.embeddings_initializer,
+                trainable=self.train_embeddings,
+            )
+            self.length_logits = self.add_weight(
+                name="length_logits",
+                shape=(self.input_dim, num_lengths),
+                initializer=_IncreasingLogits(),
+                dtype="float32",
+            )
+            self.length_temperature = self.add_weight(
+                name="length_temperature",
+                shape=(),
+                initializer=keras.initializers.Constant(self.temperature),
+                dtype="float32",
+                trainable=False,
+                autocast=False,
+            )
+            self.encoder.build((None, self.output_dim))
+        else:
+            self._add_frozen_weights(
+                _RandomCodes(num_lengths, self._length_seed),
+                _RandomCodes(self.codebook_size, self.seed),
+            )
+        self.fallback = self.add_weight(
+            name="fallback", shape=(self.output_dim,), initializer="zeros"
+        )
+        self.decoder.build()
+
+    def call(self, inputs, training=None):
+        if keras.backend.standardize_dtype(inputs.dtype) not in (
+            "int32",
+            "int64",
+        ):
+            inputs = ops.cast(inputs, "int32")
+        if self.learn_codes:
+            vectors = ops.take(self.embeddings, inputs, axis=0)
+            vectors = ops.reshape(vectors, (-1, self.output_dim))
+            codes = ops.reshape(
+                self.encoder(vectors, training=training),
+                (*ops.shape(inputs), self.num_codebooks, self.codebook_size),
+            )
+            lengths = self._sample_lengths(inputs, training)
+            uses = ops.matmul(lengths, self._uses_table)
+            if self.target_bits_per_word is not None:
+                self.add_loss(self._size_loss())
+        else:
+            codes = ops.one_hot(
+                ops.cast(ops.take(self.codes, inputs, axis=0), "int32"),
+                self.codebook_size,
+            )
+            lengths = ops.cast(ops.take(self.lengths, inputs, axis=0), "int32")
+            uses = ops.take(self._uses_table, lengths, axis=0)
+        uses = ops.cast(uses, self.compute_dtype)
+        codes = ops.cast(codes, self.compute_dtype)
+        fallback = ops.cast(self.fallback, self.compute_dtype)
+        outputs = self.decoder(codes * uses[..., :-1, None])
+        return outputs + uses[..., -1:] * fallback
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "code_lengths": list(self.code_lengths),
+            "codebook_size": self.codebook_size,
+            "target_bits_per_word": self.target_bits_per_word,
+            "size_penalty": self.size_penalty,
+            "embeddings_initializer": keras.initializers.serialize(
+                self.embeddings_initializer
+            ),
+            "codebooks_initializer": keras.initializers.serialize(
+                self.codebooks_initializer
+            ),
+            "mask_zero": self.mask_zero,
+            "learn_codes": self.learn_codes,
+            "train_embeddings": self.train_embeddings,
+            "hidden_units": self.hidden_units,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+        return {**base_config, **config}
+
+    def freeze_codes(self, batch_size=4096):
+        """Turns the built training form into the frozen form, in place.
+
+        Stores the inference lengths and codes of all `input_dim` words in new
+        uint8 weights `lengths` and `codes`, removes the `embeddings`,
+        `length_logits` and `length_temperature` weights and the `encoder`
+        sub-layer, and sets `learn_codes` to `False`. The inference outputs
+        do not change, and the layer then saves and loads as a frozen-form
+        layer. Call `model.compile()` again (with a new optimizer) before
+        using a model that holds the layer.
+
+        Args:
+            batch_size: Integer. Number of embeddings encoded at a time.
+                Defaults to `4096`.
+        """
+        if not self.learn_codes:
+            raise ValueError(
+                "`freeze_codes()` needs a layer in the training form, but the "
+                f"codes of layer '{self.name}' are already frozen. "
+                f"Received: learn_codes={self.learn_codes}"
+            )
+        self._check_built("freeze_codes")
+        codes = self.compute_codes(batch_size)
+        lengths = self.compute_lengths()
+        self._tracker.unlock()
+        del self.embeddings
+        del self.length_logits
+        del self.length_temperature
+        self._tracker.untrack(self.encoder)
+        del self.encoder
+        self._tracker.untrack(self.seed_generator)
+        del self.seed_generator
+        self.learn_codes = False
+        self._add_frozen_weights("zeros", "zeros")
+        self.lengths.assign(lengths)
+        self.codes.assign(codes)
+        self._tracker.lock()
+
+    def compute_lengths(self):
+        """Returns each word's position in `code_lengths`.
+
+        In the frozen form, the stored `lengths`; in the training form, the
+        choice of the largest length logit (the first on ties), which the
+        inference output uses and `freeze_codes()` would store.
+
+        Returns:
+            A uint8 NumPy array of shape `(input_dim,)`.
+        """
+        self._check_built("compute_lengths")
+        if not self.learn_codes:
+            return ops.convert_to_numpy(self.lengths)
+        choices = first_max_index(self.length_logits)
+        return ops.convert_to_numpy(choices).astype("uint8")
+
+    def compute_codes(self, batch_size=4096):
+        """Returns the codes of all words, without changing the layer.
+
+        In the frozen form, the stored `codes`; in the training form, the
+        hard codes the encoder gives the current embeddings, with the codes
+        beyond each word's length (`compute_lengths()`) set to 0, as
+        `freeze_codes()` would store them.
+
+        Args:
+            batch_size: Integer. Number of embeddings encoded at a time.
+                Defaults to `4096`.
+
+        Returns:
+            A uint8 NumPy array of shape `(input_dim, max(code_lengths))`.
+        """
+        self._check_built("compute_codes")
+        if not self.learn_codes:
+            return ops.convert_to_numpy(self.codes)
+        batch_size = check_integer("batch_size", batch_size)
+        codes = np.concatenate(
+            [
+                ops.convert_to_numpy(
+                    self.encoder.compute_codes(
+                        self.embeddings[start : start + batch_size]
+                    )
+                )
+                for start in range(0, self.input_dim, batch_size)
+            ]
+        )
+        used = self._uses_table[self.compute_lengths(), :-1]
+        return (codes * used).astype("uint8")
+
+    def expected_bits_per_word(self):
+        """Returns the expected code bits per word of the training form.
+
+        The average over all `input_dim` words of
+        `sum_l softmax(length_logits)_l * code_lengths[l] * log2(K)`, which
+        the size penalty compares with `target_bits_per_word`.
+        """
+        self._check_built("expected_bits_per_word")
+        if not self.learn_codes:
+            raise ValueError(
+                "`expected_bits_per_word()` needs a layer in the training "
+                "form; use `bits_per_word()` for a frozen layer. "
+                f"Received: learn_codes={self.learn_codes}"
+            )
+        return float(self._expected_bits())
+
+    def bits_per_word(self):
+        """Returns the code bits per word of the chosen lengths.
+
+        The average over all `input_dim` words of
+        `code_lengths[compute_lengths()] * log2(K)`.
+        """
+        return float(np.mean(self._bits_per_length[self.compute_lengths()]))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        vectors,
+        code_lengths=(0, 2, 4, 8, 16),
+        codebook_size=16,
+        train_embeddings=False,
+        **kwargs,
+    ):
+        """Builds a training-form layer whose embeddings are `vectors`.
+
+        Args:
+            vectors: Float array of shape `(input_dim, output_dim)`.
+            code_lengths: Sequence of integers, as in the constructor.
+            codebook_size: Integer, as in the constructor.
+            train_embeddings: Boolean. Whether `vectors` are fine-tuned.
+                Defaults to `False`.
+            **kwargs: Other constructor arguments, such as
+                `target_bits_per_word`.
+
+        Returns:
+            A built `AdaptiveCodebookEmbedding` with `learn_codes=True`. Its
+            config does not hold `vectors`; its weights do.
+        """
+        if len(vectors.shape) != 2:
+            raise ValueError(
+                "`vectors` must have shape (input_dim, output_dim). "
+                f"Received: vectors.shape={vectors.shape}"
+            )
+        input_dim, output_dim = vectors.shape
+        layer = cls(
+            input_dim,
+            output_dim,
+            code_lengths=code_lengths,
+            codebook_size=codebook_size,
+            learn_codes=True,
+            train_embeddings=train_embeddings,
+            **kwargs,
+        )
+        layer.build()
+        layer.embeddings.assign(vectors)
+        return layer
+
+    def _add_frozen_weights(self, lengths_initializer, codes_initializer):
+        self.lengths = self.add_weight(
+            name="lengths",
+            shape=(self.input_dim,),
+            initializer=lengths_initializer,
+            dtype="uint8",
+            trainable=False,
+        )
+        self.codes = self.add_weight(
+            name="codes",
+            shape=(self.input_dim, self.num_codebooks),
+            initializer=codes_initializer,
+            dtype="uint8",
+            trainable=False,
+        )
+
+    def _sample_lengths(self, inputs, training):
+        logits = ops.take(self.length_logits, inputs, axis=0)
+        if not training:
+            return one_hot(first_max_index(logits), logits.shape[-1])
+        return gumbel_softmax(
+            logits,
+            self.length_temperature,
+            self.seed_generator,
+            self.encoder.epsilon,
+            hard=True,
+        )
+
+    def _expected_bits(self):
+        probabilities = ops.softmax(self.length_logits)
+        return ops.mean(ops.matmul(probabilities, self._bits_per_length))
+
+    def _size_loss(self):
+        excess = ops.relu(self._expected_bits() / self.target_bits_per_word - 1)
+        return self.size_penalty * ops.square(excess)
+
+    def _check_built(self, method):
+        if not self.built:
+            raise ValueError(
+                f"`{method}()` needs a built layer: call the layer or "
+                f"build it first. Received: built={self.built}"
+            )
+
+
+class _IncreasingLogits(keras.initializers.Initializer):
+    """Length logits `0.01 * index`: nearly uniform, ties go to the longest."""
+
+    def __call__(self, shape, dtype=None):
+        steps = ops.arange(shape[-1], dtype=dtype) * 0.01
+        return ops.broadcast_to(steps, shape)
+
+
+def _check_code_lengths(code_lengths):
+    try:
+        lengths = list(code_lengths)
+    except TypeError:
+        lengths = []
+    integers = all(
+        isinstance(length, numbers.Integral) and not isinstance(length, bool)
+        for length in lengths
+    )
+    if (
+        not lengths
+        or not integers
+        or lengths != sorted(set(lengths))
+        or lengths[0] < 0
+        or lengths[-1] < 1
+    ):
+        raise ValueError(
+            "`code_lengths` must be a non-empty sequence of distinct integers "
+            ">= 0 in increasing order, with at least one positive. "
+            f"Received: code_lengths={code_lengths}"
+        )
+    return tuple(int(length) for length in lengths)
