@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -73,8 +74,8 @@ METHODS = {
     ),
     "residual_kmeans": (
         'residual k-means, 32 x 16 (recipe="residual_kmeans")',
-        'compress(..., recipe="residual_kmeans"): 32 stages of 16 centroids, '
-        "then the recipe's least-squares codebook refit.",
+        'compress(..., recipe="residual_kmeans"): 32 stages of 16 '
+        "centroids (see the recipe's own description in the details).",
     ),
     "default": (
         'keras-dccl recipe="default"',
@@ -94,6 +95,8 @@ METHODS = {
         "and the authors' code.",
     ),
 }
+
+BASELINES = ("uniform_2bit", "uniform_3bit", "pq")
 
 # Figures of DATA.md, measured on the top 50,000 words on a 2-core machine.
 REFERENCES = {
@@ -116,6 +119,15 @@ TARGETS = {
     },
     "paper": {"max_mean_distance": 2.13},
 }
+
+
+THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
 
 
 class BenchmarkError(Exception):
@@ -212,8 +224,9 @@ def parse_args(argv):
             "Directory for the package recipes' checkpoints "
             "(<recipe>.npz), so that an interrupted run resumes where it "
             "stopped when started again with the same flags. Default: no "
-            "checkpoints. Note that the wall time of a resumed method only "
-            "counts the last run."
+            "checkpoints. The 'seconds' of a resumed method count only the "
+            "last run; the package's own time (package_seconds in the "
+            "details) includes the earlier ones."
         ),
     )
     parser.add_argument(
@@ -434,9 +447,9 @@ def run_recipe(vectors, recipe, args):
     }
     from keras_dccl.compression.compress import RECIPES
 
-    row["details"]["recipe_description"] = RECIPES[
-        metadata.get("recipe")
-    ].description
+    resolved = RECIPES.get(metadata.get("recipe"))
+    if resolved is not None:
+        row["details"]["recipe_description"] = resolved.description
     return row
 
 
@@ -483,7 +496,22 @@ def machine_info():
         "tensorflow": package_version("tensorflow"),
         "keras_backend": os.environ.get("KERAS_BACKEND") or _keras_backend(),
         "keras_dccl": package_version("keras-dccl") or _local_version(),
+        "blas": _blas_name(),
+        # Thread settings change the wall times a lot on a shared machine.
+        "thread_environment": {
+            name: os.environ[name]
+            for name in THREAD_VARIABLES
+            if name in os.environ
+        },
     }
+
+
+def _blas_name():
+    try:
+        config = np.show_config(mode="dicts")
+        return config["Build Dependencies"]["blas"]["name"]
+    except Exception:  # Only informative; older numpy has no mode="dicts".
+        return None
 
 
 def _keras_backend():
@@ -501,6 +529,38 @@ def _local_version():
     except ImportError:
         return None
     return __version__
+
+
+def package_revision():
+    """The git commit of the checkout and its uncommitted package files.
+
+    Read-only git commands; None outside a git checkout.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*arguments):
+        completed = subprocess.run(
+            ["git", "--no-optional-locks", "-C", root, *arguments],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return completed.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git("diff", "--name-only", "HEAD", "--", "keras_dccl")
+        untracked = git(
+            "ls-files", "--others", "--exclude-standard", "--", "keras_dccl"
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {
+        "commit": commit,
+        "uncommitted_package_files": sorted(
+            (changed + "\n" + untracked).split()
+        ),
+    }
 
 
 def now():
@@ -720,8 +780,17 @@ def render_markdown(results):
             if load
             else ""
         )
+        revision = row.get("package_revision")
+        revision_text = ""
+        if revision:
+            revision_text = f", code {revision['commit'][:7]}"
+            if revision["uncommitted_package_files"]:
+                revision_text += " + uncommitted changes to " + ", ".join(
+                    revision["uncommitted_package_files"]
+                )
         lines.append(
-            f"- `{name}` ({row['date']}, {row['seconds']:.1f} s wall, "
+            f"- `{name}` ({row['date']}{revision_text}; "
+            f"{row['seconds']:.1f} s wall, "
             f"{row['cpu_seconds']:.1f} s CPU{load_text}): {details}."
         )
         description = row["details"].get("recipe_description")
@@ -736,7 +805,9 @@ def render_markdown(results):
         f"keras {machine.get('keras')} ({machine.get('keras_backend')} "
         f"backend), tensorflow {machine.get('tensorflow')}, keras-dccl "
         f"{machine.get('keras_dccl')}",
-        f"- {machine.get('platform')}",
+        f"- {machine.get('platform')}, BLAS {machine.get('blas')}, "
+        "thread variables "
+        f"{machine.get('thread_environment') or 'none set'}",
         f"- Last updated {results.get('date')}. A load average above the "
         "number of cores means other processes shared the CPU and the wall "
         "times are pessimistic.",
@@ -770,6 +841,11 @@ def _run(args):
         f"Loading the top {args.num_words:,} GloVe 6B 50d words...",
         flush=True,
     )
+    # The package is imported once, now, so that the recorded revision is
+    # the code that runs even if the checkout changes during a long run.
+    revision = package_revision()
+    if any(name not in BASELINES for name in args.methods):
+        import keras_dccl.compression.compress  # noqa: F401
     vectors = load_vectors(args.num_words)
     setup = setup_of(args, vectors)
     # Fail on an incompatible results file before any long computation.
@@ -807,6 +883,7 @@ def _run(args):
             "cpu_seconds": round(time.process_time() - cpu_start, 2),
             "load_average": {"start": load_start, "end": os.getloadavg()[0]},
             "date": now(),
+            "package_revision": revision,
             "reference": REFERENCES.get(name),
             "target": TARGETS.get(name),
         }
