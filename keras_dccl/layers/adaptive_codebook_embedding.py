@@ -5,18 +5,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dccl.layers.codebook_decoder import CodebookDecoder
-from keras_dccl.layers.codebook_embedding import _RandomCodes
+from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
+from keras_dccl.layers.code_embedding_base import RandomCodes
 from keras_dccl.layers.gumbel_softmax import first_max_index
 from keras_dccl.layers.gumbel_softmax import gumbel_softmax
 from keras_dccl.layers.gumbel_softmax import one_hot
-from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
-from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
-class AdaptiveCodebookEmbedding(keras.layers.Layer):
+class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     """Compressed embedding whose words each learn their own code length.
 
     A drop-in replacement for `keras.layers.Embedding` in which, as in
@@ -167,13 +165,24 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.input_dim = check_integer("input_dim", input_dim)
-        self.output_dim = check_integer("output_dim", output_dim)
-        self.code_lengths = _check_code_lengths(code_lengths)
-        self.codebook_size = check_integer(
-            "codebook_size", codebook_size, minimum=2, maximum=256
+        code_lengths = _check_code_lengths(code_lengths)
+        super().__init__(
+            input_dim,
+            output_dim,
+            max(code_lengths),
+            codebook_size,
+            embeddings_initializer,
+            codebooks_initializer,
+            mask_zero,
+            learn_codes,
+            train_embeddings,
+            hidden_units,
+            temperature,
+            True,
+            seed,
+            **kwargs,
         )
+        self.code_lengths = code_lengths
         if target_bits_per_word is not None:
             target_bits_per_word = check_positive_float(
                 "target_bits_per_word", target_bits_per_word
@@ -189,42 +198,10 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
                 f"Received: size_penalty={size_penalty}"
             )
         self.size_penalty = float(size_penalty)
-        if hidden_units is not None:
-            hidden_units = check_integer("hidden_units", hidden_units)
-        self.hidden_units = hidden_units
-        self.temperature = check_positive_float("temperature", temperature)
-        self.embeddings_initializer = keras.initializers.get(
-            embeddings_initializer
-        )
-        self.mask_zero = mask_zero
-        self.supports_masking = mask_zero
-        self.learn_codes = bool(learn_codes)
-        self.train_embeddings = bool(train_embeddings)
-        self.seed = seed
         # The lengths draw their own random numbers, not those of the codes.
         self._length_seed = None if seed is None else seed + 1
-        self.num_codebooks = max(self.code_lengths)
-        self.autocast = False
-        self.decoder = CodebookDecoder(
-            self.num_codebooks,
-            self.codebook_size,
-            self.output_dim,
-            codebooks_initializer=codebooks_initializer,
-            dtype=self.dtype_policy,
-            name="decoder",
-        )
         if self.learn_codes:
             self.seed_generator = keras.random.SeedGenerator(self._length_seed)
-            self.encoder = GumbelSoftmaxEncoder(
-                self.num_codebooks,
-                self.codebook_size,
-                hidden_units=hidden_units,
-                temperature=temperature,
-                straight_through=True,
-                seed=seed,
-                dtype=self.dtype_policy,
-                name="encoder",
-            )
         # Row l: which codebooks a word of length `code_lengths[l]` uses,
         # then whether it uses the fallback.
         self._uses_table = np.array(
@@ -238,22 +215,11 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
             self.code_lengths, "float32"
         ) * math.log2(self.codebook_size)
 
-    @property
-    def codebooks_initializer(self):
-        return self.decoder.codebooks_initializer
-
-    def build(self, input_shape=None):
-        num_lengths = len(self.code_lengths)
+    def _add_weights(self):
         if self.learn_codes:
-            self.embeddings = self.add_weight(
-                name="embeddings",
-                shape=(self.input_dim, self.output_dim),
-                initializer=self.embeddings_initializer,
-                trainable=self.train_embeddings,
-            )
             self.length_logits = self.add_weight(
                 name="length_logits",
-                shape=(self.input_dim, num_lengths),
+                shape=(self.input_dim, len(self.code_lengths)),
                 initializer=_IncreasingLogits(),
                 dtype="float32",
             )
@@ -265,23 +231,12 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
                 trainable=False,
                 autocast=False,
             )
-            self.encoder.build((None, self.output_dim))
-        else:
-            self._add_frozen_weights(
-                _RandomCodes(num_lengths, self._length_seed),
-                _RandomCodes(self.codebook_size, self.seed),
-            )
         self.fallback = self.add_weight(
             name="fallback", shape=(self.output_dim,), initializer="zeros"
         )
-        self.decoder.build()
 
     def call(self, inputs, training=None):
-        if keras.backend.standardize_dtype(inputs.dtype) not in (
-            "int32",
-            "int64",
-        ):
-            inputs = ops.cast(inputs, "int32")
+        inputs = self._ids(inputs)
         if self.learn_codes:
             vectors = ops.take(self.embeddings, inputs, axis=0)
             vectors = ops.reshape(vectors, (-1, self.output_dim))
@@ -306,75 +261,42 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
         outputs = self.decoder(codes * uses[..., :-1, None])
         return outputs + uses[..., -1:] * fallback
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.output_dim)
-
-    def compute_mask(self, inputs, mask=None):
-        if not self.mask_zero:
-            return None
-        return ops.not_equal(inputs, 0)
-
     def get_config(self):
-        base_config = super().get_config()
-        config = {
-            "input_dim": self.input_dim,
-            "output_dim": self.output_dim,
-            "code_lengths": list(self.code_lengths),
-            "codebook_size": self.codebook_size,
-            "target_bits_per_word": self.target_bits_per_word,
-            "size_penalty": self.size_penalty,
-            "embeddings_initializer": keras.initializers.serialize(
-                self.embeddings_initializer
+        config = super().get_config()
+        config.update(
+            code_lengths=list(self.code_lengths),
+            target_bits_per_word=self.target_bits_per_word,
+            size_penalty=self.size_penalty,
+        )
+        return config
+
+    _training_only = (
+        "embeddings",
+        "length_logits",
+        "length_temperature",
+        "encoder",
+        "seed_generator",
+    )
+
+    def _frozen_weights(self):
+        return [
+            (
+                "lengths",
+                (self.input_dim,),
+                RandomCodes(len(self.code_lengths), self._length_seed),
             ),
-            "codebooks_initializer": keras.initializers.serialize(
-                self.codebooks_initializer
+            (
+                "codes",
+                (self.input_dim, self.num_codebooks),
+                RandomCodes(self.codebook_size, self.seed),
             ),
-            "mask_zero": self.mask_zero,
-            "learn_codes": self.learn_codes,
-            "train_embeddings": self.train_embeddings,
-            "hidden_units": self.hidden_units,
-            "temperature": self.temperature,
-            "seed": self.seed,
+        ]
+
+    def _frozen_values(self, batch_size):
+        return {
+            "lengths": self.compute_lengths(),
+            "codes": self.compute_codes(batch_size),
         }
-        return {**base_config, **config}
-
-    def freeze_codes(self, batch_size=4096):
-        """Turns the built training form into the frozen form, in place.
-
-        Stores the inference lengths and codes of all `input_dim` words in new
-        uint8 weights `lengths` and `codes`, removes the `embeddings`,
-        `length_logits` and `length_temperature` weights and the `encoder`
-        sub-layer, and sets `learn_codes` to `False`. The inference outputs
-        do not change, and the layer then saves and loads as a frozen-form
-        layer. Call `model.compile()` again (with a new optimizer) before
-        using a model that holds the layer.
-
-        Args:
-            batch_size: Integer. Number of embeddings encoded at a time.
-                Defaults to `4096`.
-        """
-        if not self.learn_codes:
-            raise ValueError(
-                "`freeze_codes()` needs a layer in the training form, but the "
-                f"codes of layer '{self.name}' are already frozen. "
-                f"Received: learn_codes={self.learn_codes}"
-            )
-        self._check_built("freeze_codes")
-        codes = self.compute_codes(batch_size)
-        lengths = self.compute_lengths()
-        self._tracker.unlock()
-        del self.embeddings
-        del self.length_logits
-        del self.length_temperature
-        self._tracker.untrack(self.encoder)
-        del self.encoder
-        self._tracker.untrack(self.seed_generator)
-        del self.seed_generator
-        self.learn_codes = False
-        self._add_frozen_weights("zeros", "zeros")
-        self.lengths.assign(lengths)
-        self.codes.assign(codes)
-        self._tracker.lock()
 
     def compute_lengths(self):
         """Returns each word's position in `code_lengths`.
@@ -407,20 +329,9 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
         Returns:
             A uint8 NumPy array of shape `(input_dim, max(code_lengths))`.
         """
-        self._check_built("compute_codes")
+        codes = super().compute_codes(batch_size)
         if not self.learn_codes:
-            return ops.convert_to_numpy(self.codes)
-        batch_size = check_integer("batch_size", batch_size)
-        codes = np.concatenate(
-            [
-                ops.convert_to_numpy(
-                    self.encoder.compute_codes(
-                        self.embeddings[start : start + batch_size]
-                    )
-                )
-                for start in range(0, self.input_dim, batch_size)
-            ]
-        )
+            return codes
         used = self._uses_table[self.compute_lengths(), :-1]
         return (codes * used).astype("uint8")
 
@@ -448,65 +359,6 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
         """
         return float(np.mean(self._bits_per_length[self.compute_lengths()]))
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        vectors,
-        code_lengths=(0, 2, 4, 8, 16),
-        codebook_size=16,
-        train_embeddings=False,
-        **kwargs,
-    ):
-        """Builds a training-form layer whose embeddings are `vectors`.
-
-        Args:
-            vectors: Float array of shape `(input_dim, output_dim)`.
-            code_lengths: Sequence of integers, as in the constructor.
-            codebook_size: Integer, as in the constructor.
-            train_embeddings: Boolean. Whether `vectors` are fine-tuned.
-                Defaults to `False`.
-            **kwargs: Other constructor arguments, such as
-                `target_bits_per_word`.
-
-        Returns:
-            A built `AdaptiveCodebookEmbedding` with `learn_codes=True`. Its
-            config does not hold `vectors`; its weights do.
-        """
-        if len(vectors.shape) != 2:
-            raise ValueError(
-                "`vectors` must have shape (input_dim, output_dim). "
-                f"Received: vectors.shape={vectors.shape}"
-            )
-        input_dim, output_dim = vectors.shape
-        layer = cls(
-            input_dim,
-            output_dim,
-            code_lengths=code_lengths,
-            codebook_size=codebook_size,
-            learn_codes=True,
-            train_embeddings=train_embeddings,
-            **kwargs,
-        )
-        layer.build()
-        layer.embeddings.assign(vectors)
-        return layer
-
-    def _add_frozen_weights(self, lengths_initializer, codes_initializer):
-        self.lengths = self.add_weight(
-            name="lengths",
-            shape=(self.input_dim,),
-            initializer=lengths_initializer,
-            dtype="uint8",
-            trainable=False,
-        )
-        self.codes = self.add_weight(
-            name="codes",
-            shape=(self.input_dim, self.num_codebooks),
-            initializer=codes_initializer,
-            dtype="uint8",
-            trainable=False,
-        )
-
     def _sample_lengths(self, inputs, training):
         logits = ops.take(self.length_logits, inputs, axis=0)
         if not training:
@@ -526,13 +378,6 @@ class AdaptiveCodebookEmbedding(keras.layers.Layer):
     def _size_loss(self):
         excess = ops.relu(self._expected_bits() / self.target_bits_per_word - 1)
         return self.size_penalty * ops.square(excess)
-
-    def _check_built(self, method):
-        if not self.built:
-            raise ValueError(
-                f"`{method}()` needs a built layer: call the layer or "
-                f"build it first. Received: built={self.built}"
-            )
 
 
 class _IncreasingLogits(keras.initializers.Initializer):

@@ -1,29 +1,12 @@
 import keras
-import numpy as np
 from keras import ops
 
-from keras_dccl.layers.codebook_decoder import CodebookDecoder
-from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
-from keras_dccl.utils.argument_checks import check_integer
-from keras_dccl.utils.argument_checks import check_positive_float
-
-
-class _RandomCodes(keras.initializers.Initializer):
-    """Random integer codes in `[0, codebook_size)`, deterministic by seed."""
-
-    def __init__(self, codebook_size, seed=None):
-        self.codebook_size = codebook_size
-        self.seed = seed
-
-    def __call__(self, shape, dtype=None):
-        codes = keras.random.randint(
-            shape, minval=0, maxval=self.codebook_size, seed=self.seed
-        )
-        return ops.cast(codes, dtype)
+from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
+from keras_dccl.layers.code_embedding_base import RandomCodes
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
-class CodebookEmbedding(keras.layers.Layer):
+class CodebookEmbedding(CodeEmbeddingBase):
     """Compressed embedding: each word is a sum of vectors from codebooks.
 
     A drop-in replacement for `keras.layers.Embedding` that stores, instead of
@@ -148,76 +131,26 @@ class CodebookEmbedding(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.input_dim = check_integer("input_dim", input_dim)
-        self.output_dim = check_integer("output_dim", output_dim)
-        self.num_codebooks = check_integer("num_codebooks", num_codebooks)
-        self.codebook_size = check_integer(
-            "codebook_size", codebook_size, minimum=2, maximum=256
+        super().__init__(
+            input_dim,
+            output_dim,
+            num_codebooks,
+            codebook_size,
+            embeddings_initializer,
+            codebooks_initializer,
+            mask_zero,
+            learn_codes,
+            train_embeddings,
+            hidden_units,
+            temperature,
+            straight_through,
+            seed,
+            **kwargs,
         )
-        if hidden_units is not None:
-            hidden_units = check_integer("hidden_units", hidden_units)
-        self.hidden_units = hidden_units
-        self.temperature = check_positive_float("temperature", temperature)
-        self.embeddings_initializer = keras.initializers.get(
-            embeddings_initializer
-        )
-        self.mask_zero = mask_zero
-        self.supports_masking = mask_zero
-        self.learn_codes = bool(learn_codes)
-        self.train_embeddings = bool(train_embeddings)
         self.straight_through = bool(straight_through)
-        self.seed = seed
-        self.autocast = False
-        self.decoder = CodebookDecoder(
-            self.num_codebooks,
-            self.codebook_size,
-            self.output_dim,
-            codebooks_initializer=codebooks_initializer,
-            dtype=self.dtype_policy,
-            name="decoder",
-        )
-        if self.learn_codes:
-            self.encoder = GumbelSoftmaxEncoder(
-                self.num_codebooks,
-                self.codebook_size,
-                hidden_units=hidden_units,
-                temperature=temperature,
-                straight_through=straight_through,
-                seed=seed,
-                dtype=self.dtype_policy,
-                name="encoder",
-            )
-
-    @property
-    def codebooks_initializer(self):
-        return self.decoder.codebooks_initializer
-
-    def build(self, input_shape=None):
-        if self.learn_codes:
-            self.embeddings = self.add_weight(
-                name="embeddings",
-                shape=(self.input_dim, self.output_dim),
-                initializer=self.embeddings_initializer,
-                trainable=self.train_embeddings,
-            )
-            self.encoder.build((None, self.output_dim))
-        else:
-            self.codes = self.add_weight(
-                name="codes",
-                shape=(self.input_dim, self.num_codebooks),
-                initializer=_RandomCodes(self.codebook_size, self.seed),
-                dtype="uint8",
-                trainable=False,
-            )
-        self.decoder.build()
 
     def call(self, inputs, training=None):
-        if keras.backend.standardize_dtype(inputs.dtype) not in (
-            "int32",
-            "int64",
-        ):
-            inputs = ops.cast(inputs, "int32")
+        inputs = self._ids(inputs)
         if self.learn_codes:
             vectors = ops.take(self.embeddings, inputs, axis=0)
             vectors = ops.reshape(vectors, (-1, self.output_dim))
@@ -230,119 +163,25 @@ class CodebookEmbedding(keras.layers.Layer):
             outputs = self.decoder(ops.cast(codes, "int32"))
         return ops.cast(outputs, self.compute_dtype)
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.output_dim)
-
-    def compute_mask(self, inputs, mask=None):
-        if not self.mask_zero:
-            return None
-        return ops.not_equal(inputs, 0)
-
     def get_config(self):
-        base_config = super().get_config()
-        config = {
-            "input_dim": self.input_dim,
-            "output_dim": self.output_dim,
-            "num_codebooks": self.num_codebooks,
-            "codebook_size": self.codebook_size,
-            "embeddings_initializer": keras.initializers.serialize(
-                self.embeddings_initializer
-            ),
-            "codebooks_initializer": keras.initializers.serialize(
-                self.codebooks_initializer
-            ),
-            "mask_zero": self.mask_zero,
-            "learn_codes": self.learn_codes,
-            "train_embeddings": self.train_embeddings,
-            "hidden_units": self.hidden_units,
-            "temperature": self.temperature,
-            "straight_through": self.straight_through,
-            "seed": self.seed,
-        }
-        return {**base_config, **config}
-
-    def freeze_codes(self, batch_size=4096):
-        """Turns the built training form into the frozen form, in place.
-
-        Computes the hard codes of all `input_dim` embeddings with the
-        encoder, stores them in a new uint8 weight `codes`, removes the
-        `embeddings` weight and the `encoder` sub-layer, and sets
-        `learn_codes` to `False`. The inference outputs do not change, and the
-        layer then saves and loads as a frozen-form layer. Call
-        `model.compile()` again (with a new optimizer) before using a model
-        that holds the layer.
-
-        Args:
-            batch_size: Integer. Number of embeddings encoded at a time.
-                Defaults to `4096`.
-        """
-        if not self.learn_codes:
-            raise ValueError(
-                "`freeze_codes()` needs a layer in the training form, but the "
-                f"codes of layer '{self.name}' are already frozen. "
-                f"Received: learn_codes={self.learn_codes}"
-            )
-        if not self.built:
-            raise ValueError(
-                "`freeze_codes()` needs a built layer: call the layer or "
-                f"build it first. Received: built={self.built}"
-            )
-        codes = self.compute_codes(batch_size)
-        self._tracker.unlock()
-        del self.embeddings
-        self._tracker.untrack(self.encoder)
-        del self.encoder
-        self.learn_codes = False
-        self.codes = self.add_weight(
-            name="codes",
-            shape=(self.input_dim, self.num_codebooks),
-            initializer="zeros",
-            dtype="uint8",
-            trainable=False,
+        config = super().get_config()
+        config.update(
+            num_codebooks=self.num_codebooks,
+            straight_through=self.straight_through,
         )
-        self.codes.assign(codes)
-        self._tracker.lock()
+        return config
 
-    def compute_codes(self, batch_size=4096):
-        """Returns the integer codes of all words, without changing the layer.
-
-        In the frozen form, the stored codes; in the training form, the hard
-        codes the encoder gives the current embeddings (those the inference
-        output uses, and that `freeze_codes()` would store).
-
-        Args:
-            batch_size: Integer. Number of embeddings encoded at a time.
-                Defaults to `4096`.
-
-        Returns:
-            A uint8 NumPy array of shape `(input_dim, num_codebooks)`.
-        """
-        if not self.built:
-            raise ValueError(
-                "`compute_codes()` needs a built layer: call the layer or "
-                f"build it first. Received: built={self.built}"
+    def _frozen_weights(self):
+        return [
+            (
+                "codes",
+                (self.input_dim, self.num_codebooks),
+                RandomCodes(self.codebook_size, self.seed),
             )
-        if not self.learn_codes:
-            return ops.convert_to_numpy(self.codes)
-        batch_size = check_integer("batch_size", batch_size)
-        parts = [
-            ops.convert_to_numpy(
-                self.encoder.compute_codes(
-                    self.embeddings[start : start + batch_size]
-                )
-            )
-            for start in range(0, self.input_dim, batch_size)
         ]
-        return np.concatenate(parts).astype("uint8")
 
-    def compute_codebooks(self):
-        """Returns the codebooks as a float32 NumPy array (M, K, D)."""
-        table = ops.convert_to_numpy(
-            ops.cast(self.decoder.codebooks, "float32")
-        )
-        return table.reshape(
-            self.num_codebooks, self.codebook_size, self.output_dim
-        )
+    def _frozen_values(self, batch_size):
+        return {"codes": self.compute_codes(batch_size)}
 
     @classmethod
     def from_compressed(
@@ -397,46 +236,4 @@ class CodebookEmbedding(keras.layers.Layer):
         layer.decoder.codebooks.assign(
             ops.reshape(codebooks, (num_codebooks * codebook_size, output_dim))
         )
-        return layer
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        vectors,
-        num_codebooks=32,
-        codebook_size=16,
-        train_embeddings=False,
-        **kwargs,
-    ):
-        """Builds a training-form layer whose embeddings are `vectors`.
-
-        Args:
-            vectors: Float array of shape `(input_dim, output_dim)`.
-            num_codebooks: Integer, as in the constructor.
-            codebook_size: Integer, as in the constructor.
-            train_embeddings: Boolean. Whether `vectors` are fine-tuned.
-                Defaults to `False`.
-            **kwargs: Other constructor arguments, such as `mask_zero`.
-
-        Returns:
-            A built `CodebookEmbedding` with `learn_codes=True`. Its config
-            does not hold `vectors`; its weights do.
-        """
-        if len(vectors.shape) != 2:
-            raise ValueError(
-                "`vectors` must have shape (input_dim, output_dim). "
-                f"Received: vectors.shape={vectors.shape}"
-            )
-        input_dim, output_dim = vectors.shape
-        layer = cls(
-            input_dim,
-            output_dim,
-            num_codebooks=num_codebooks,
-            codebook_size=codebook_size,
-            learn_codes=True,
-            train_embeddings=train_embeddings,
-            **kwargs,
-        )
-        layer.build()
-        layer.embeddings.assign(vectors)
         return layer

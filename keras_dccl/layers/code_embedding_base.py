@@ -1,0 +1,281 @@
+import keras
+import numpy as np
+from keras import ops
+
+from keras_dccl.layers.codebook_decoder import CodebookDecoder
+from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
+from keras_dccl.utils.argument_checks import check_integer
+from keras_dccl.utils.argument_checks import check_positive_float
+
+
+class RandomCodes(keras.initializers.Initializer):
+    """Random integers in `[0, maxval)`, deterministic given `seed`."""
+
+    def __init__(self, maxval, seed=None):
+        self.maxval = maxval
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        codes = keras.random.randint(
+            shape, minval=0, maxval=self.maxval, seed=self.seed
+        )
+        return ops.cast(codes, dtype)
+
+
+class CodeEmbeddingBase(keras.layers.Layer):
+    """What the embeddings that store each word as codes have in common.
+
+    Not a layer to use directly: `CodebookEmbedding` and
+    `AdaptiveCodebookEmbedding` build on it. It holds the arguments both
+    take, the `decoder` sub-layer (the codebooks), and in the training form
+    (`learn_codes=True`) the float `embeddings` and the `encoder` sub-layer
+    that turns them into codes. `freeze_codes()` turns the training form into
+    the frozen form in place.
+
+    A subclass declares:
+        - `_frozen_weights()`: `(name, shape, random_initializer)` of each
+          uint8 weight of the frozen form;
+        - `_frozen_values(batch_size)`: their values computed from the
+          training form;
+        - `_training_only`: the names of the attributes (weights, sub-layers,
+          seed generators) that the frozen form drops;
+        - optionally `_add_weights()`: its own other weights.
+    """
+
+    _training_only = ("embeddings", "encoder")
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        num_codebooks,
+        codebook_size,
+        embeddings_initializer,
+        codebooks_initializer,
+        mask_zero,
+        learn_codes,
+        train_embeddings,
+        hidden_units,
+        temperature,
+        straight_through,
+        seed,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.input_dim = check_integer("input_dim", input_dim)
+        self.output_dim = check_integer("output_dim", output_dim)
+        self.num_codebooks = check_integer("num_codebooks", num_codebooks)
+        self.codebook_size = check_integer(
+            "codebook_size", codebook_size, minimum=2, maximum=256
+        )
+        if hidden_units is not None:
+            hidden_units = check_integer("hidden_units", hidden_units)
+        self.hidden_units = hidden_units
+        self.temperature = check_positive_float("temperature", temperature)
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer
+        )
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        self.learn_codes = bool(learn_codes)
+        self.train_embeddings = bool(train_embeddings)
+        self.seed = seed
+        self.autocast = False
+        self.decoder = CodebookDecoder(
+            self.num_codebooks,
+            self.codebook_size,
+            self.output_dim,
+            codebooks_initializer=codebooks_initializer,
+            dtype=self.dtype_policy,
+            name="decoder",
+        )
+        if self.learn_codes:
+            self.encoder = GumbelSoftmaxEncoder(
+                self.num_codebooks,
+                self.codebook_size,
+                hidden_units=hidden_units,
+                temperature=temperature,
+                straight_through=straight_through,
+                seed=seed,
+                dtype=self.dtype_policy,
+                name="encoder",
+            )
+
+    @property
+    def codebooks_initializer(self):
+        return self.decoder.codebooks_initializer
+
+    def build(self, input_shape=None):
+        if self.learn_codes:
+            self.embeddings = self.add_weight(
+                name="embeddings",
+                shape=(self.input_dim, self.output_dim),
+                initializer=self.embeddings_initializer,
+                trainable=self.train_embeddings,
+            )
+            self.encoder.build((None, self.output_dim))
+        else:
+            self._add_frozen_weights(random=True)
+        self._add_weights()
+        self.decoder.build()
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "codebook_size": self.codebook_size,
+            "embeddings_initializer": keras.initializers.serialize(
+                self.embeddings_initializer
+            ),
+            "codebooks_initializer": keras.initializers.serialize(
+                self.codebooks_initializer
+            ),
+            "mask_zero": self.mask_zero,
+            "learn_codes": self.learn_codes,
+            "train_embeddings": self.train_embeddings,
+            "hidden_units": self.hidden_units,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+        return {**base_config, **config}
+
+    def freeze_codes(self, batch_size=4096):
+        """Turns the built training form into the frozen form, in place.
+
+        Computes the codes (and whatever else the frozen form stores) of all
+        `input_dim` words from the training form, stores them in uint8
+        weights, removes the `embeddings` weight, the `encoder` sub-layer and
+        the other training-only parts, and sets `learn_codes` to `False`. The
+        inference outputs do not change, and the layer then saves and loads
+        as a frozen-form layer. Call `model.compile()` again (with a new
+        optimizer) before using a model that holds the layer.
+
+        Args:
+            batch_size: Integer. Number of embeddings encoded at a time.
+                Defaults to `4096`.
+        """
+        if not self.learn_codes:
+            raise ValueError(
+                "`freeze_codes()` needs a layer in the training form, but the "
+                f"codes of layer '{self.name}' are already frozen. "
+                f"Received: learn_codes={self.learn_codes}"
+            )
+        self._check_built("freeze_codes")
+        values = self._frozen_values(batch_size)
+        self._tracker.unlock()
+        for name in self._training_only:
+            part = getattr(self, name)
+            if not isinstance(part, keras.Variable):
+                self._tracker.untrack(part)
+            delattr(self, name)
+        self.learn_codes = False
+        self._add_frozen_weights(random=False)
+        for name, value in values.items():
+            getattr(self, name).assign(value)
+        self._tracker.lock()
+
+    def compute_codes(self, batch_size=4096):
+        """Returns the integer codes of all words, without changing the layer.
+
+        In the frozen form, the stored codes; in the training form, the hard
+        codes the encoder gives the current embeddings (those the inference
+        output uses, and that `freeze_codes()` would store).
+
+        Args:
+            batch_size: Integer. Number of embeddings encoded at a time.
+                Defaults to `4096`.
+
+        Returns:
+            A uint8 NumPy array of shape `(input_dim, num_codebooks)`.
+        """
+        self._check_built("compute_codes")
+        if not self.learn_codes:
+            return ops.convert_to_numpy(self.codes)
+        batch_size = check_integer("batch_size", batch_size)
+        parts = [
+            ops.convert_to_numpy(
+                self.encoder.compute_codes(
+                    self.embeddings[start : start + batch_size]
+                )
+            )
+            for start in range(0, self.input_dim, batch_size)
+        ]
+        return np.concatenate(parts).astype("uint8")
+
+    def compute_codebooks(self):
+        """Returns the codebooks as a float32 NumPy array (M, K, D)."""
+        table = ops.convert_to_numpy(
+            ops.cast(self.decoder.codebooks, "float32")
+        )
+        return table.reshape(
+            self.num_codebooks, self.codebook_size, self.output_dim
+        )
+
+    @classmethod
+    def from_pretrained(cls, vectors, train_embeddings=False, **kwargs):
+        """Builds a training-form layer whose embeddings are `vectors`.
+
+        Args:
+            vectors: Float array of shape `(input_dim, output_dim)`.
+            train_embeddings: Boolean. Whether `vectors` are fine-tuned.
+                Defaults to `False`.
+            **kwargs: Other constructor arguments, such as `num_codebooks`,
+                `code_lengths`, `codebook_size` or `mask_zero`.
+
+        Returns:
+            A built layer with `learn_codes=True`. Its config does not hold
+            `vectors`; its weights do.
+        """
+        if len(vectors.shape) != 2:
+            raise ValueError(
+                "`vectors` must have shape (input_dim, output_dim). "
+                f"Received: vectors.shape={vectors.shape}"
+            )
+        input_dim, output_dim = vectors.shape
+        layer = cls(
+            input_dim,
+            output_dim,
+            learn_codes=True,
+            train_embeddings=train_embeddings,
+            **kwargs,
+        )
+        layer.build()
+        layer.embeddings.assign(vectors)
+        return layer
+
+    def _ids(self, inputs):
+        """Integer ids as int32 or int64, whatever the input dtype."""
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if dtype not in ("int32", "int64"):
+            inputs = ops.cast(inputs, "int32")
+        return inputs
+
+    def _add_weights(self):
+        """A subclass's own weights, made after those of either form."""
+
+    def _add_frozen_weights(self, random):
+        for name, shape, random_initializer in self._frozen_weights():
+            weight = self.add_weight(
+                name=name,
+                shape=shape,
+                initializer=random_initializer if random else "zeros",
+                dtype="uint8",
+                trainable=False,
+            )
+            setattr(self, name, weight)
+
+    def _check_built(self, method):
+        if not self.built:
+            raise ValueError(
+                f"`{method}()` needs a built layer: call the layer or "
+                f"build it first. Received: built={self.built}"
+            )
