@@ -1,5 +1,3 @@
-import os
-
 import keras
 import numpy as np
 from layer_test_case import LayerTestCase
@@ -202,30 +200,13 @@ class AdaptiveCodebookEmbeddingTest(LayerTestCase):
         # Every word keeps its inference embedding.
         self.assertAllClose(layer(all_words), expected)
         self.assertAllClose(model(ids), before)
-        # As documented: compile again before fitting again.
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-        model.fit(ids, targets, batch_size=8, verbose=0)
-
-        path = os.path.join(self.get_temp_dir(), "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        loaded_layer = loaded.layers[0]
-        self.assertIs(type(loaded_layer), AdaptiveCodebookEmbedding)
-        self.assertFalse(loaded_layer.learn_codes)
-        self.assertEqual(len(loaded_layer.weights), 4)
-        self.assertAllClose(loaded(ids), model(ids))
+        self.check_refit_and_reload_after_freeze(model, ids, targets, 4)
 
     def test_freeze_codes_errors(self):
-        with self.assertRaisesRegex(ValueError, "already frozen"):
-            AdaptiveCodebookEmbedding(
-                **INIT_KWARGS, learn_codes=False
-            ).freeze_codes()
-        layer = AdaptiveCodebookEmbedding(**INIT_KWARGS)
-        with self.assertRaisesRegex(ValueError, "needs a built layer"):
-            layer.freeze_codes()
-        layer.build()
-        with self.assertRaisesRegex(ValueError, "Received: batch_size=0"):
-            layer.freeze_codes(batch_size=0)
+        self.check_freeze_errors(
+            AdaptiveCodebookEmbedding(**INIT_KWARGS, learn_codes=False),
+            AdaptiveCodebookEmbedding(**INIT_KWARGS),
+        )
         frozen = AdaptiveCodebookEmbedding(**INIT_KWARGS, learn_codes=False)
         frozen.build()
         with self.assertRaisesRegex(ValueError, "training form"):

@@ -234,28 +234,13 @@ class CodebookEmbeddingTest(LayerTestCase):
         np.testing.assert_array_equal(layer.codes.numpy(), expected_codes)
         self.assertAllClose(layer(ids), embeddings_before)
         self.assertAllClose(model(ids), before)
-        # As documented: compile again before fitting again.
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-        model.fit(ids, targets, batch_size=8, verbose=0)
-
-        path = os.path.join(self.get_temp_dir(), "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        loaded_layer = loaded.layers[0]
-        self.assertIs(type(loaded_layer), CodebookEmbedding)
-        self.assertFalse(loaded_layer.learn_codes)
-        self.assertEqual(len(loaded_layer.weights), 2)
-        self.assertAllClose(loaded(ids), model(ids))
+        self.check_refit_and_reload_after_freeze(model, ids, targets, 2)
 
     def test_freeze_codes_errors(self):
-        with self.assertRaisesRegex(ValueError, "already frozen"):
-            CodebookEmbedding(**INIT_KWARGS).freeze_codes()
-        layer = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
-        with self.assertRaisesRegex(ValueError, "needs a built layer"):
-            layer.freeze_codes()
-        layer.build()
-        with self.assertRaisesRegex(ValueError, "Received: batch_size=0"):
-            layer.freeze_codes(batch_size=0)
+        self.check_freeze_errors(
+            CodebookEmbedding(**INIT_KWARGS),
+            CodebookEmbedding(**INIT_KWARGS, learn_codes=True),
+        )
 
     def test_bad_arguments(self):
         bad_arguments = [
