@@ -65,7 +65,7 @@ def export_litert(
     )
     signature = [
         tf.TensorSpec(_fixed_shape(spec.shape, batch_size, sequence_length),
-                      tf.int32)
+                      tf.int32, name=_input_name(spec))
         for spec in model.inputs
     ]  # fmt: skip
     options = {
@@ -199,6 +199,13 @@ def find_codebook_embeddings(model):
             "it with `model.export(path, format='litert')` instead."
         )
     return embeddings
+
+
+def _input_name(tensor):
+    # Keras tensors are named "ids" or "keras_tensor_12"; the signature keeps
+    # the user's name so that apps feed the input by it.
+    name = tensor.name.split(":")[0]
+    return None if name.startswith("keras_tensor") else name
 
 
 def _fixed_shape(shape, batch_size, sequence_length):
