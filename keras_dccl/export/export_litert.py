@@ -5,10 +5,20 @@ import os
 import keras
 import numpy as np
 
+from keras_dccl.layers.adaptive_codebook_embedding import (
+    AdaptiveCodebookEmbedding,
+)
+from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.text.word_tokenizer import WordTokenizer
+from keras_dccl.text.word_tokenizer import read_vocabulary
 from keras_dccl.utils.atomic_file import atomic_path
+from keras_dccl.utils.atomic_file import write_text_atomic
 
 QUANTIZE_MODES = ("int8", "float16", "none", "full_int8")
+# Ids that keep their number when an adaptive layer's ids are renumbered: the
+# "[PAD]" and "[UNK]" of a `WordTokenizer` vocabulary.
+RESERVED_IDS = 2
 
 
 def export_litert(
@@ -18,6 +28,8 @@ def export_litert(
     sequence_length=None,
     batch_size=None,
     representative_inputs=None,
+    tokenizer=None,
+    vocabulary=None,
 ):
     """Writes a `.tflite` file whose embeddings are frozen codes + codebooks.
 
@@ -44,6 +56,20 @@ def export_litert(
             dynamic.
         representative_inputs: With "full_int8": an integer array of real
             inputs (N, ...) used to calibrate the quantization ranges.
+        tokenizer: Optional `WordTokenizer` that made the model's ids. If
+            given, the file takes raw text: a string tensor `(batch,)` named
+            "text", split and looked up inside the graph by three
+            tensorflow-text custom ops (needs `pip install
+            "keras-dccl[text]"`; run it with
+            `keras_dccl.export.text_to_ids.text_interpreter`). Not with
+            "full_int8", whose calibration cannot run custom ops.
+        vocabulary: Optional list of the model's tokens by id, or a
+            `WordTokenizer`, or the path of a vocabulary file. Written
+            (atomically) beside `path` as `<name>.vocabulary.txt`, in the
+            id order of the exported file. Required for a model that holds
+            an `AdaptiveCodebookEmbedding`: its export renumbers the word ids
+            so that each code length is one range of ids (see
+            `exported_id_order`), and apps must tokenize with that file.
 
     Returns:
         `path`.
@@ -63,6 +89,27 @@ def export_litert(
     stripped = strip_codebook_embeddings(
         model, "int8" if quantize == "int8" else "float32"
     )
+    if tokenizer is not None:
+        from keras_dccl.export import text_to_ids
+
+        text_to_ids.check_text_export(
+            model, tokenizer, quantize, sequence_length
+        )
+    order = exported_id_order(model)
+    if order is not None and vocabulary is None and tokenizer is None:
+        raise ValueError(
+            "Exporting an AdaptiveCodebookEmbedding renumbers the word ids "
+            "by code length: pass `vocabulary=` (the model's tokens by id) "
+            "so that the matching vocabulary file is written."
+        )
+    if vocabulary is not None:
+        vocabulary = _renumbered(model, "vocabulary", vocabulary, order)
+    if tokenizer is not None and order is not None:
+        # A raw-text model looks the words up in the renumbered order.
+        tokenizer = WordTokenizer(
+            _renumbered(model, "tokenizer", tokenizer, order),
+            tokenizer.sequence_length,
+        )
     signature = [
         tf.TensorSpec(_fixed_shape(spec.shape, batch_size, sequence_length),
                       tf.int32, name=_input_name(spec))
@@ -71,6 +118,15 @@ def export_litert(
     options = {
         "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     }
+    if tokenizer is not None:
+        stripped = text_to_ids.add_text_input(stripped, tokenizer)
+        signature = [
+            tf.TensorSpec(
+                (batch_size,), tf.string, name=text_to_ids.TEXT_INPUT_NAME
+            )
+        ]
+        # Builtins plus tensorflow-text's custom ops only, still no Flex op.
+        options["allow_custom_ops"] = True
     if quantize == "float16":
         # TFLite's float16 weights: stored as float16, widened by DEQUANTIZE.
         options.update(
@@ -104,7 +160,30 @@ def export_litert(
             verbose=False,
             **options,
         )
+    if vocabulary is not None:
+        write_text_atomic(
+            os.path.splitext(path)[0] + ".vocabulary.txt",
+            "".join(f"{token}\n" for token in vocabulary),
+        )
     return path
+
+
+def _renumbered(model, argument, vocabulary, order):
+    """A vocabulary (tokens, tokenizer or file) in the exported id order."""
+    if isinstance(vocabulary, WordTokenizer):
+        vocabulary = vocabulary.vocabulary
+    elif isinstance(vocabulary, (str, os.PathLike)):
+        vocabulary = read_vocabulary(vocabulary)
+    vocabulary = list(vocabulary)
+    input_dims = {layer.input_dim for layer in find_codebook_embeddings(model)}
+    if input_dims != {len(vocabulary)}:
+        raise ValueError(
+            f"`{argument}` has {len(vocabulary)} tokens but the model's "
+            f"embeddings have input_dim {sorted(input_dims)}."
+        )
+    if order is None:
+        return vocabulary
+    return [vocabulary[index] for index in order]
 
 
 def export_lookup(
@@ -145,12 +224,17 @@ def export_lookup(
 
 
 def strip_codebook_embeddings(model, codebook_dtype="int8"):
-    """A copy of `model` with each `CodebookEmbedding` in its export form.
+    """A copy of `model` with each code embedding in its export form.
 
     The pattern of tfmot's `strip_clustering`: the model is cloned, each
     `CodebookEmbedding` replaced by a `LiteRTCodebookEmbedding` holding its
-    frozen codes and codebooks, and every other layer's weights copied.
+    frozen codes and codebooks, each `AdaptiveCodebookEmbedding` by a
+    `LiteRTAdaptiveCodebookEmbedding` (which renumbers the word ids, see
+    `exported_id_order`), and every other layer's weights copied.
     """
+    from keras_dccl.export.litert_codebook_embedding import (
+        LiteRTAdaptiveCodebookEmbedding,
+    )
     from keras_dccl.export.litert_codebook_embedding import (
         LiteRTCodebookEmbedding,
     )
@@ -163,15 +247,26 @@ def strip_codebook_embeddings(model, codebook_dtype="int8"):
     find_codebook_embeddings(model)
 
     def clone(layer):
-        if isinstance(layer, CodebookEmbedding):
-            return LiteRTCodebookEmbedding(
+        if not isinstance(layer, CodeEmbeddingBase):
+            return layer.__class__.from_config(layer.get_config())
+        common = dict(
+            codebook_dtype=codebook_dtype,
+            mask_zero=layer.mask_zero,
+            name=layer.name,
+        )
+        if isinstance(layer, AdaptiveCodebookEmbedding):
+            reserved = np.arange(min(RESERVED_IDS, layer.input_dim))
+            return LiteRTAdaptiveCodebookEmbedding(
                 layer.compute_codes(),
+                np.asarray(layer.code_lengths)[layer.compute_lengths()],
                 layer.compute_codebooks(),
-                codebook_dtype=codebook_dtype,
-                mask_zero=layer.mask_zero,
-                name=layer.name,
+                keras.ops.convert_to_numpy(layer.fallback),
+                keras.ops.convert_to_numpy(layer(reserved, training=False)),
+                **common,
             )
-        return layer.__class__.from_config(layer.get_config())
+        return LiteRTCodebookEmbedding(
+            layer.compute_codes(), layer.compute_codebooks(), **common
+        )
 
     try:
         stripped = keras.models.clone_model(model, clone_function=clone)
@@ -181,22 +276,54 @@ def strip_codebook_embeddings(model, codebook_dtype="int8"):
             "Export supports Sequential and Functional models."
         ) from None
     for original, copy in zip(model.layers, stripped.layers):
-        if not isinstance(original, CodebookEmbedding):
+        if not isinstance(original, CodeEmbeddingBase):
             copy.set_weights(original.get_weights())
     return stripped
 
 
+def exported_id_order(model):
+    """The word ids that the exported file of `model` takes, as old ids.
+
+    Exporting an `AdaptiveCodebookEmbedding` renumbers the words so that
+    the words of each code length form one range of ids (ids 0 and 1, the
+    `"[PAD]"` and `"[UNK]"` of a `WordTokenizer`, keep theirs). This returns
+    `order`, the old id of each new id: feed the exported file
+    `argsort(order)[ids]`, or write the vocabulary as
+    `[vocabulary[i] for i in order]`, which `export_litert(...,
+    vocabulary=...)` does. Without an adaptive layer, `order` is None.
+    """
+    adaptive = [
+        layer
+        for layer in find_codebook_embeddings(model)
+        if isinstance(layer, AdaptiveCodebookEmbedding)
+    ]
+    if not adaptive:
+        return None
+    if len(adaptive) > 1:
+        raise ValueError(
+            f"Model '{model.name}' holds {len(adaptive)} "
+            "AdaptiveCodebookEmbedding layers; export renumbers word ids "
+            "by code length and supports one."
+        )
+    from keras_dccl.export.litert_codebook_embedding import adaptive_order
+
+    layer = adaptive[0]
+    lengths = np.asarray(layer.code_lengths)[layer.compute_lengths()]
+    return adaptive_order(lengths, min(RESERVED_IDS, layer.input_dim))
+
+
 def find_codebook_embeddings(model):
-    """The `CodebookEmbedding` layers of `model`; raises if there is none."""
+    """The code embedding layers of `model`; raises if there is none."""
     embeddings = [
         layer
         for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, CodebookEmbedding)
+        if isinstance(layer, CodeEmbeddingBase)
     ]
     if not embeddings:
         raise ValueError(
-            f"Model '{model.name}' holds no CodebookEmbedding layer; export "
-            "it with `model.export(path, format='litert')` instead."
+            f"Model '{model.name}' holds no CodebookEmbedding or "
+            "AdaptiveCodebookEmbedding layer; export it with "
+            "`model.export(path, format='litert')` instead."
         )
     return embeddings
 

@@ -1,9 +1,9 @@
-"""The inference form of `CodebookEmbedding` that goes into `.tflite` files.
+"""The inference forms of the embedding layers that go into `.tflite` files.
 
-Only the exporter builds it (TensorFlow is imported here, never by the
-training layers). It holds the codes at their information size and the
+Only the exporter builds them (TensorFlow is imported here, never by the
+training layers). They hold the codes at their information size and the
 codebooks as int8 with one float scale per codebook (or float32),
-and looks a word up with builtin TFLite ops only:
+and look a word up with builtin TFLite ops only:
 GATHER (codes by id) -> unpack nibbles (FLOOR_MOD / FLOOR_DIV) -> ADD offsets
 m * K -> GATHER (codebook rows) -> CAST, MUL by scale -> SUM over codebooks.
 """
@@ -34,34 +34,24 @@ def quantize_codebooks(codebooks):
     return np.clip(values, -127, 127).astype(np.int8), scales
 
 
-class LiteRTCodebookEmbedding(keras.layers.Layer):
-    """Frozen codes + stored codebooks, looked up with builtin TFLite ops.
+class _CodebookLookup(keras.layers.Layer):
+    """Shared part: the codebooks, and code tables turned into vectors."""
 
-    Args:
-        codes: uint8 array (V, M) of codes in [0, K).
-        codebooks: Float array (M, K, D).
-        codebook_dtype: "int8" (default) or "float32" (which the converter
-            may store as float16, see `export_litert`).
-        mask_zero: Boolean, as in `keras.layers.Embedding`.
-    """
-
-    def __init__(
-        self, codes, codebooks, codebook_dtype="int8", mask_zero=False, **kwargs
-    ):
+    def __init__(self, codebooks, codebook_dtype, mask_zero, **kwargs):
         super().__init__(**kwargs)
         if codebook_dtype not in CODEBOOK_DTYPES:
             raise ValueError(
                 f"`codebook_dtype` must be one of {CODEBOOK_DTYPES}. "
                 f"Received: codebook_dtype={codebook_dtype!r}"
             )
-        self.num_words, self.num_codebooks = codes.shape
-        _, self.codebook_size, self.output_dim = codebooks.shape
+        self.num_codebooks, self.codebook_size, self.output_dim = (
+            codebooks.shape
+        )
         self.codebook_dtype = codebook_dtype
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
         self.autocast = False
         self.packed = self.codebook_size <= NIBBLE_CODEBOOK_SIZE
-        self._code_values = pack_codes(codes, self.codebook_size)
         flat = codebooks.reshape(-1, self.output_dim)
         self._scale_values = None
         if codebook_dtype == "int8":
@@ -71,7 +61,6 @@ class LiteRTCodebookEmbedding(keras.layers.Layer):
         self._codebook_values = flat.astype(codebook_dtype)
 
     def build(self, input_shape=None):
-        self.codes = self._constant("codes", self._code_values)
         self.codebooks = self._constant("codebooks", self._codebook_values)
         if self._scale_values is not None:
             self.scales = self._constant("scales", self._scale_values)
@@ -90,22 +79,26 @@ class LiteRTCodebookEmbedding(keras.layers.Layer):
         weight.assign(value)
         return weight
 
-    def call(self, inputs):
-        ids = tf.cast(inputs, tf.int32)
-        rows = tf.cast(tf.gather(self.codes, ids), tf.int32)
+    def _codes_table(self, name, codes):
+        """A weight holding `codes` (N, L) packed as `_decode` reads them."""
+        return self._constant(name, pack_codes(codes, self.codebook_size))
+
+    def _decode(self, table, rows, length):
+        """Vectors of rows `rows` of a table of `length` codes per row."""
+        codes = tf.cast(tf.gather(table, rows), tf.int32)
         if self.packed:
             nibbles = tf.stack(
                 [
-                    tf.math.floormod(rows, NIBBLE_CODEBOOK_SIZE),
-                    tf.math.floordiv(rows, NIBBLE_CODEBOOK_SIZE),
+                    tf.math.floormod(codes, NIBBLE_CODEBOOK_SIZE),
+                    tf.math.floordiv(codes, NIBBLE_CODEBOOK_SIZE),
                 ],
                 axis=-1,
             )
-            shape = tf.concat([tf.shape(ids), [2 * rows.shape[-1]]], axis=0)
-            rows = tf.reshape(nibbles, shape)[..., : self.num_codebooks]
-        vectors = tf.gather(self.codebooks, rows + self.offsets)
+            shape = tf.concat([tf.shape(rows), [2 * codes.shape[-1]]], axis=0)
+            codes = tf.reshape(nibbles, shape)[..., :length]
+        vectors = tf.gather(self.codebooks, codes + self.offsets[:length])
         if self.codebook_dtype == "int8":
-            vectors = tf.cast(vectors, tf.float32) * self.scales
+            vectors = tf.cast(vectors, tf.float32) * self.scales[:length]
         return tf.reduce_sum(vectors, axis=-2)
 
     def compute_output_shape(self, input_shape):
@@ -115,3 +108,119 @@ class LiteRTCodebookEmbedding(keras.layers.Layer):
         if not self.mask_zero:
             return None
         return keras.ops.not_equal(inputs, 0)
+
+
+class LiteRTCodebookEmbedding(_CodebookLookup):
+    """Frozen codes + stored codebooks, looked up with builtin TFLite ops.
+
+    Args:
+        codes: uint8 array (V, M) of codes in [0, K).
+        codebooks: Float array (M, K, D).
+        codebook_dtype: "int8" (default) or "float32" (which the converter
+            may store as float16, see `export_litert`).
+        mask_zero: Boolean, as in `keras.layers.Embedding`.
+    """
+
+    def __init__(
+        self, codes, codebooks, codebook_dtype="int8", mask_zero=False, **kwargs
+    ):
+        super().__init__(codebooks, codebook_dtype, mask_zero, **kwargs)
+        self._codes = codes
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.codes = self._codes_table("codes", self._codes)
+
+    def call(self, inputs):
+        ids = tf.cast(inputs, tf.int32)
+        return self._decode(self.codes, ids, self.num_codebooks)
+
+
+def adaptive_order(lengths, reserved):
+    """Old id of each new id: reserved ids first, then stably by length."""
+    return np.concatenate(
+        [
+            np.arange(reserved),
+            reserved + np.argsort(lengths[reserved:], kind="stable"),
+        ]
+    )
+
+
+class LiteRTAdaptiveCodebookEmbedding(_CodebookLookup):
+    """`AdaptiveCodebookEmbedding` with each word paying for its own length.
+
+    The word ids are renumbered so that the words of each code length form
+    one contiguous range: ids below `reserved` (`"[PAD]"` and `"[UNK]"` of a
+    `WordTokenizer` vocabulary) keep their number and are stored as float32
+    vectors; the others are sorted by length, stably. Each length then has
+    its own code table of exactly that many codes per word, and a word's
+    range is found by comparing its id with the range bounds: no per-word
+    offset or length table is stored. `order[new_id]` is the old id.
+
+    Args:
+        codes: uint8 array (V, M) of prefix codes.
+        lengths: Integer array (V,): each word's code length.
+        codebooks: Float array (M, K, D).
+        fallback: Float array (D,), the vector of length-0 words.
+        reserved_vectors: Float array (R, D), the outputs of ids 0 .. R - 1.
+        codebook_dtype: "int8" (default) or "float32".
+        mask_zero: Boolean, as in `keras.layers.Embedding`.
+    """
+
+    def __init__(
+        self,
+        codes,
+        lengths,
+        codebooks,
+        fallback,
+        reserved_vectors,
+        codebook_dtype="int8",
+        mask_zero=False,
+        **kwargs,
+    ):
+        super().__init__(codebooks, codebook_dtype, mask_zero, **kwargs)
+        reserved = len(reserved_vectors)
+        lengths = np.asarray(lengths)
+        self.order = adaptive_order(lengths, reserved)
+        self._reserved_vectors = np.asarray(reserved_vectors, np.float32)
+        self._fallback = np.asarray(fallback, np.float32)
+        # (first id, number of words, code length) of each length's range.
+        sorted_lengths = lengths[self.order]
+        self.groups = []
+        self._group_codes = []
+        for length in np.unique(sorted_lengths[reserved:]):
+            ids = reserved + np.flatnonzero(sorted_lengths[reserved:] == length)
+            self.groups.append((int(ids[0]), len(ids), int(length)))
+            self._group_codes.append(codes[self.order[ids], :length])
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.reserved_vectors = self._constant(
+            "reserved_vectors", self._reserved_vectors
+        )
+        self.fallback = self._constant("fallback", self._fallback)
+        self.code_tables = [
+            self._codes_table(f"codes_{length}", codes) if length else None
+            for (_, _, length), codes in zip(self.groups, self._group_codes)
+        ]
+
+    def call(self, inputs):
+        ids = tf.cast(inputs, tf.int32)
+        reserved = self._reserved_vectors.shape[0]
+        outputs = (
+            tf.gather(self.reserved_vectors, tf.minimum(ids, reserved - 1))
+            * tf.cast(tf.less(ids, reserved), tf.float32)[..., None]
+        )
+        for (start, count, length), table in zip(self.groups, self.code_tables):
+            inside = tf.logical_and(
+                tf.greater_equal(ids, start), tf.less(ids, start + count)
+            )
+            if length:
+                # Not a clip: the converter would fuse a clip to [0, 6] into
+                # RELU6, which has no int32 kernel.
+                rows = tf.where(inside, ids - start, tf.zeros_like(ids))
+                vectors = self._decode(table, rows, length)
+            else:
+                vectors = self.fallback
+            outputs += tf.cast(inside, tf.float32)[..., None] * vectors
+        return outputs

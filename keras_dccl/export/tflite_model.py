@@ -118,8 +118,8 @@ class TFLiteModel:
                     table = self.tensors[source.inputs[0]]
             if not table.constant_bytes:
                 continue
-            if table.dtype in ("UINT8", "INT16", "INT32") and not _is_codebook(
-                self, op
+            if table.dtype == "UINT8" or (
+                table.dtype in ("INT16", "INT32") and not _is_codebook(self, op)
             ):
                 parts["codes"].add(table.index)
             else:
