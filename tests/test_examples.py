@@ -1,6 +1,10 @@
 import os
 import pathlib
+import re
 import runpy
+
+from keras_dccl.export.tflite_model import TFLiteModel
+from keras_dccl.text.word_tokenizer import WordTokenizer
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
@@ -13,3 +17,28 @@ def test_compress_glove_example_runs(tmp_path, monkeypatch, capsys):
     assert "1500 words of dimension 50" in out
     assert "embedding outputs match the artifact: True" in out
     assert os.path.exists(tmp_path / "glove-codes.npz")
+
+
+def test_sentiment_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_DCCL_SENTIMENT_SENTENCES", "1500")
+    monkeypatch.setenv("KERAS_DCCL_SENTIMENT_EPOCHS", "2")
+    monkeypatch.setenv("KERAS_DCCL_SENTIMENT_OUTPUT", str(tmp_path))
+    runpy.run_path(str(EXAMPLES / "sentiment.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    for variant in ("glove_embedding", "compress", "task_driven", "adaptive"):
+        assert re.search(rf"^{variant} +test accuracy 0\.\d{{4}}", out, re.M)
+    exported = re.search(
+        r"Exported (\w+) .* LiteRT test accuracy (0\.\d+); largest "
+        r"difference from Keras (\S+)",
+        out,
+    )
+    assert exported and exported.group(1) != "glove_embedding"
+    # int8 codebooks: the file is close to, not equal to, the Keras model.
+    assert float(exported.group(3)) < 0.05
+    # The files the browser and Android demos load.
+    tokenizer = WordTokenizer(tmp_path / "vocabulary.txt")
+    model = TFLiteModel(tmp_path / "sentiment.tflite")
+    assert model.inputs[0].shape_signature == (1, 64)
+    assert tokenizer.vocabulary_size > 1000
+    for plot in ("accuracy_vs_bytes.png", "length_vs_frequency.png"):
+        assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

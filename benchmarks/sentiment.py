@@ -1,0 +1,249 @@
+"""Sentiment benchmark: `examples/sentiment.py`'s comparison over 3 seeds.
+
+Rotten Tomatoes critic snippets (fixed 80/10/10 split), a convolutional
+classifier on GloVe-6B-50d, four embedding layers: the fine-tuned float
+`keras.layers.Embedding` baseline, codes from `compress` (reconstruction
+only), task-driven codes and adaptive code lengths. Each seed changes the
+initialization, the Gumbel noise and the batch order, not the split.
+
+For each variant it reports the test accuracy (mean and standard deviation
+over the seeds), the bytes of the embedding in the exported `.tflite` file
+(codes + codebooks + scales, measured in the file), the compression against
+float32 and the code bits per word, and checks the targets of issue 4:
+
+- task-driven or adaptive codes reach the baseline's accuracy (mean no more
+  than 0.5 points below the baseline's mean) with an embedding at least 50x
+  smaller than float32;
+- the adaptive layer, at the same accuracy as fixed-length task-driven codes
+  (mean no more than 0.5 points below), uses fewer bits per word. Besides
+  the example's M=4 codes, the benchmark trains M=8 task-driven codes
+  (`task_driven_m8`, 32 bits per word) for this comparison.
+
+Usage:
+
+    python benchmarks/sentiment.py [--seeds 0 1 2] [--resume]
+
+Writes benchmarks/results/sentiment.json and .md (atomically) after every
+seed; `--resume` keeps the seeds already in the JSON file.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark_utils import machine_info  # noqa: E402
+from benchmark_utils import now  # noqa: E402
+from benchmark_utils import write_results  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "results", "sentiment.json")
+ACCURACY_MARGIN = 0.005
+COMPRESSION_TARGET = 50.0
+FIELDS = (
+    "test_accuracy",
+    "validation_accuracy",
+    "embedding_bytes",
+    "compression",
+    "bits_per_word",
+    "seconds",
+)
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location(
+        "sentiment_example", os.path.join(ROOT, "examples", "sentiment.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="sentiment.py",
+        description="examples/sentiment.py's comparison over several seeds.",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="Keep the seeds already in --output and run only the others.",
+    )
+    args = parser.parse_args(argv)
+    example = load_example()
+    variants = dict(
+        example.VARIANTS,
+        task_driven_m8={"kind": "task_driven", "num_codebooks": 8},
+    )
+    runs = []
+    if args.resume and os.path.exists(args.output):
+        with open(args.output, encoding="utf-8") as file:
+            runs = json.load(file)["runs"]
+    done = {run["seed"] for run in runs}
+    results = {
+        "benchmark": "sentiment",
+        "started": now(),
+        "machine": machine_info(),
+        "setup": {
+            "sequence_length": example.SEQUENCE_LENGTH,
+            "num_codebooks": example.NUM_CODEBOOKS,
+            "codebook_size": example.CODEBOOK_SIZE,
+            "code_lengths": list(example.CODE_LENGTHS),
+            "target_bits_per_word": example.TARGET_BITS_PER_WORD,
+            "epochs": example.EPOCHS,
+        },
+    }
+    data = example.load_data()
+    tokenizer, table, splits = data
+    results["setup"].update(
+        vocabulary_size=tokenizer.vocabulary_size,
+        dimension=table.shape[1],
+        sentences={name: len(split[1]) for name, split in splits.items()},
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        for seed in args.seeds:
+            if seed in done:
+                print(f"seed {seed}: kept from {args.output}")
+                continue
+            print(f"seed {seed}:", flush=True)
+            for result in example.run_comparison(
+                seed, variants=variants, directory=directory, data=data
+            ):
+                runs.append(
+                    {
+                        "variant": result["variant"],
+                        "kind": result["kind"],
+                        "seed": seed,
+                    }
+                    | {field: result[field] for field in FIELDS}
+                )
+            results.update(runs=runs, summary=summarize(runs), finished=now())
+            results["machine"]["load_average_end"] = list(os.getloadavg())
+            write_results(args.output, results, render_markdown)
+    print(render_markdown(results))
+
+
+def summarize(runs):
+    summary = {}
+    for variant in dict.fromkeys(run["variant"] for run in runs):
+        rows = [run for run in runs if run["variant"] == variant]
+        summary[variant] = {
+            "kind": rows[0]["kind"],
+            "seeds": [row["seed"] for row in rows],
+        } | {
+            field: {
+                "mean": float(np.mean([row[field] for row in rows])),
+                "std": float(np.std([row[field] for row in rows])),
+            }
+            for field in FIELDS
+        }
+    summary["targets"] = check_targets(summary)
+    return summary
+
+
+def check_targets(summary):
+    mean = {
+        name: {field: row[field]["mean"] for field in FIELDS}
+        | {"kind": row["kind"]}
+        for name, row in summary.items()
+        if name != "targets"
+    }
+    if not {"glove_embedding", "adaptive"} <= set(mean):
+        return {}
+    baseline = mean["glove_embedding"]["test_accuracy"]
+    learned = [
+        name
+        for name, row in mean.items()
+        if row["kind"] in ("task_driven", "adaptive")
+    ]
+    reaching = [
+        name
+        for name in learned
+        if mean[name]["test_accuracy"] >= baseline - ACCURACY_MARGIN
+        and mean[name]["compression"] >= COMPRESSION_TARGET
+    ]
+    adaptive = mean["adaptive"]
+    beaten = [
+        name
+        for name, row in mean.items()
+        if row["kind"] == "task_driven"
+        and adaptive["test_accuracy"] >= row["test_accuracy"] - ACCURACY_MARGIN
+        and adaptive["bits_per_word"] < row["bits_per_word"]
+    ]
+    return {
+        "baseline_accuracy_at_50x": {"met": bool(reaching), "by": reaching},
+        "adaptive_fewer_bits_at_same_accuracy": {
+            "met": bool(beaten),
+            "than": beaten,
+            "adaptive_bits_per_word": adaptive["bits_per_word"],
+        },
+    }
+
+
+def render_markdown(results):
+    setup = results["setup"]
+    lines = [
+        "# Sentiment benchmark: Rotten Tomatoes, GloVe-6B-50d",
+        "",
+        "Written by `python benchmarks/sentiment.py` into `sentiment.json`; "
+        "do not edit by hand.",
+        "",
+        f"{setup.get('vocabulary_size', '?')} words; fixed codes "
+        f"M={setup['num_codebooks']}, K={setup['codebook_size']}; adaptive "
+        f"lengths {setup['code_lengths']}, target "
+        f"{setup['target_bits_per_word']} bits per word. Machine: "
+        f"{results['machine']['nproc']} cores, load average "
+        f"{results['machine']['load_average'][0]:.1f} at the start.",
+        "",
+        "| variant | seeds | test accuracy | embedding bytes | smaller than "
+        "float32 | code bits per word | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    summary = results.get("summary", {})
+    for name, row in summary.items():
+        if name == "targets":
+            continue
+        lines.append(
+            f"| {name} | {len(row['seeds'])} "
+            f"| {row['test_accuracy']['mean']:.4f} "
+            f"± {row['test_accuracy']['std']:.4f} "
+            f"| {row['embedding_bytes']['mean']:,.0f} "
+            f"| {row['compression']['mean']:.1f}x "
+            f"| {row['bits_per_word']['mean']:.2f} "
+            f"| {row['seconds']['mean']:.0f} |"
+        )
+    targets = summary.get("targets", {})
+    if targets:
+        reach = targets["baseline_accuracy_at_50x"]
+        fewer = targets["adaptive_fewer_bits_at_same_accuracy"]
+        lines += [
+            "",
+            "Targets (means over the seeds):",
+            "",
+            "- baseline accuracy (within 0.5 points) at >= 50x: "
+            + (
+                "met by " + ", ".join(reach["by"])
+                if reach["met"]
+                else "not met"
+            ),
+            "- adaptive (at "
+            f"{fewer['adaptive_bits_per_word']:.2f} bits per word) at the "
+            "accuracy of fixed-length codes with more bits: "
+            + (
+                "met, against " + ", ".join(fewer["than"])
+                if fewer["met"]
+                else "not met"
+            ),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
