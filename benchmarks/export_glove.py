@@ -28,16 +28,17 @@ Writes benchmarks/results/export_glove.json and .md (atomically).
 """
 
 import argparse
-import datetime
-import importlib.metadata
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark_utils import machine_info  # noqa: E402
+from benchmark_utils import now  # noqa: E402
+from benchmark_utils import write_results  # noqa: E402
 
 NUM_WORDS = 50000
 NUM_CODEBOOKS = 32
@@ -188,7 +189,7 @@ def main(argv=None):
         "machine": machine_info(),
         "load_average": {"start": load_start, "end": os.getloadavg()},
     }
-    write_results(args.output, results)
+    write_results(args.output, results, render_markdown)
     print(render_markdown(results))
     return 0
 
@@ -361,40 +362,6 @@ def measure_latency(paths, args):
     return rows
 
 
-def machine_info():
-    cpu_model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    versions = {}
-    for package in ("numpy", "keras", "tensorflow", "ai-edge-litert"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    from keras_dccl import __version__
-
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "keras_dccl": __version__,
-        **versions,
-    }
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds"
-    )
-
-
 def render_markdown(results):
     setup = results["setup"]
     exports = results["exports"]
@@ -505,14 +472,6 @@ def render_markdown(results):
         "",
     ]
     return "\n".join(lines)
-
-
-def write_results(path, results):
-    from keras_dccl.utils.atomic_file import write_text_atomic
-
-    write_text_atomic(path, json.dumps(results, indent=2) + "\n")
-    markdown = os.path.splitext(path)[0] + ".md"
-    write_text_atomic(markdown, render_markdown(results))
 
 
 if __name__ == "__main__":
