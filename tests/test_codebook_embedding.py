@@ -88,10 +88,27 @@ class CodebookEmbeddingTest(LayerTestCase):
                 "hidden_units": 5,
                 "temperature": 0.5,
                 "straight_through": True,
+                "reconstruction_weight": 0.5,
             },
             input_data=random_ids(2, 5),
             expected_output_shape=(2, 5, OUTPUT_DIM),
         )
+
+    def test_reconstruction_loss(self):
+        layer = CodebookEmbedding(
+            **INIT_KWARGS, learn_codes=True, reconstruction_weight=2.0
+        )
+        ids = random_ids(3, 4)
+        outputs = keras.ops.convert_to_numpy(layer(ids))
+        vectors = keras.ops.convert_to_numpy(layer.embeddings)[ids]
+        expected = 2.0 * np.mean(np.sum((outputs - vectors) ** 2, axis=-1))
+        (loss,) = layer.losses
+        self.assertAllClose(loss, expected, rtol=1e-5)
+        self.assertEqual(layer.get_config()["reconstruction_weight"], 2.0)
+        # Without the weight, no loss.
+        quiet = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
+        quiet(ids)
+        self.assertEqual(quiet.losses, [])
 
     def test_masking(self):
         self.run_layer_test(
@@ -253,6 +270,9 @@ class CodebookEmbeddingTest(LayerTestCase):
         bad_arguments += [("output_dim", value) for value in (0, 3.5)]
         bad_arguments += [("temperature", value) for value in (0, -0.5)]
         bad_arguments += [("hidden_units", value) for value in (0, True)]
+        bad_arguments += [
+            ("reconstruction_weight", value) for value in (-1.0, "1")
+        ]
         for learn_codes in (False, True):
             for name, value in bad_arguments:
                 with self.subTest(

@@ -10,6 +10,7 @@ from keras_dccl.layers.code_embedding_base import RandomCodes
 from keras_dccl.layers.gumbel_softmax import first_max_index
 from keras_dccl.layers.gumbel_softmax import gumbel_softmax
 from keras_dccl.layers.gumbel_softmax import one_hot
+from keras_dccl.utils.argument_checks import check_non_negative_float
 from keras_dccl.utils.argument_checks import check_positive_float
 
 
@@ -188,16 +189,9 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
                 "target_bits_per_word", target_bits_per_word
             )
         self.target_bits_per_word = target_bits_per_word
-        if (
-            isinstance(size_penalty, bool)
-            or not isinstance(size_penalty, numbers.Real)
-            or not size_penalty >= 0
-        ):
-            raise ValueError(
-                "`size_penalty` must be a non-negative number. "
-                f"Received: size_penalty={size_penalty}"
-            )
-        self.size_penalty = float(size_penalty)
+        self.size_penalty = check_non_negative_float(
+            "size_penalty", size_penalty
+        )
         # The lengths draw their own random numbers, not those of the codes.
         self._length_seed = None if seed is None else seed + 1
         if self.learn_codes:

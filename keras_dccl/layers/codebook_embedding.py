@@ -3,6 +3,7 @@ from keras import ops
 
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.code_embedding_base import RandomCodes
+from keras_dccl.utils.argument_checks import check_non_negative_float
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
@@ -62,6 +63,13 @@ class CodebookEmbedding(CodeEmbeddingBase):
             one-hot codes in training. Defaults to `False`.
         seed: Integer, optional random seed for the initial random codes and
             the Gumbel noise.
+        reconstruction_weight: Non-negative float. In the training form, the
+            weight of a reconstruction loss added to the model's loss: the
+            mean over the looked-up words of the squared distance between a
+            word's `embeddings` row and its decoded output, the objective of
+            Shu & Nakayama's code learning. With a task loss, it keeps the
+            codes close to the pretrained vectors. Defaults to `0.0` (the
+            task loss alone).
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -129,6 +137,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
         temperature=1.0,
         straight_through=False,
         seed=None,
+        reconstruction_weight=0.0,
         **kwargs,
     ):
         super().__init__(
@@ -148,6 +157,9 @@ class CodebookEmbedding(CodeEmbeddingBase):
             **kwargs,
         )
         self.straight_through = bool(straight_through)
+        self.reconstruction_weight = check_non_negative_float(
+            "reconstruction_weight", reconstruction_weight
+        )
 
     def call(self, inputs, training=None):
         inputs = self._ids(inputs)
@@ -155,8 +167,12 @@ class CodebookEmbedding(CodeEmbeddingBase):
             vectors = ops.take(self.embeddings, inputs, axis=0)
             vectors = ops.reshape(vectors, (-1, self.output_dim))
             codes = self.encoder(vectors, training=training)
+            decoded = self.decoder(codes)
+            if self.reconstruction_weight:
+                distances = ops.sum(ops.square(decoded - vectors), axis=-1)
+                self.add_loss(self.reconstruction_weight * ops.mean(distances))
             outputs = ops.reshape(
-                self.decoder(codes), (*ops.shape(inputs), self.output_dim)
+                decoded, (*ops.shape(inputs), self.output_dim)
             )
         else:
             codes = ops.take(self.codes, inputs, axis=0)
@@ -168,6 +184,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
         config.update(
             num_codebooks=self.num_codebooks,
             straight_through=self.straight_through,
+            reconstruction_weight=self.reconstruction_weight,
         )
         return config
 

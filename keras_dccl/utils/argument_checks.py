@@ -24,6 +24,19 @@ def check_integer(name, value, minimum=1, maximum=None):
     return int(value)
 
 
+def check_non_negative_float(name, value):
+    """Returns `value` as a `float`, or raises if it is negative or NaN."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value >= 0
+    ):
+        raise ValueError(
+            f"`{name}` must be a non-negative number. Received: {name}={value}"
+        )
+    return float(value)
+
+
 def check_positive_float(name, value):
     """Returns `value` as a `float`, or raises if it is not positive."""
     if (
