@@ -9,6 +9,7 @@ from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression.compress import compress
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
+from keras_dccl.export.litert_codebook_embedding import pair_codebooks
 from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
 from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
@@ -228,3 +229,48 @@ def test_bad_arguments(tmp_path, compressed):
     with pytest.raises(ValueError, match="full_int8"):
         export_lookup(compressed, tmp_path / "x.tflite", quantize="full_int8")
     assert not (tmp_path / "x.tflite").exists()
+
+
+@pytest.mark.parametrize(
+    "num_codebooks, codebook_size", [(6, 16), (5, 16), (4, 8)]
+)
+def test_codebook_pairs_match_keras(tmp_path, num_codebooks, codebook_size):
+    embedding = CodebookEmbedding(
+        300, 8, num_codebooks, codebook_size, mask_zero=True, seed=2
+    )
+    model = classifier(embedding, hidden=5)
+    ids = random_ids(300)
+    path = export_litert(
+        model, tmp_path / "p.tflite", quantize="none", codebook_pairs=True
+    )
+    np.testing.assert_allclose(
+        run_tflite(path, ids), model.predict(ids, verbose=0), atol=1e-5
+    )
+    # One gather of a byte table, then of the pair table: no unpacking.
+    tflite = TFLiteModel(path)
+    assert "FLOOR_MOD" not in tflite.op_names
+    tables = sorted(t.shape for t in tflite.tensors if t.constant_bytes > 500)
+    pairs = (num_codebooks + 1) // 2
+    assert (300, pairs) in tables and (pairs * 256, 8) in tables
+
+
+def test_codebook_pairs_int8_within_rounding_bound(tmp_path):
+    embedding = CodebookEmbedding(500, 16, 8, 16, seed=3)
+    ids = keras.Input((LENGTH,), dtype="int32")
+    model = keras.Model(ids, embedding(ids))
+    path = export_litert(model, tmp_path / "p.tflite", codebook_pairs=True)
+    _, pairs = pair_codebooks(
+        embedding.compute_codes(), embedding.compute_codebooks()
+    )
+    _, scales = quantize_codebooks(pairs)
+    inputs = random_ids(500)
+    error = np.abs(run_tflite(path, inputs) - model.predict(inputs))
+    assert 0 < error.max() <= scales.sum() / 2 + 1e-6
+    sizes = TFLiteModel(path).size_breakdown()
+    assert sizes["codes"] == 500 * 4 and sizes["codebooks"] == 4 * 256 * 16
+
+
+def test_codebook_pairs_refuse_wide_codes(tmp_path):
+    model = classifier(CodebookEmbedding(50, 8, 4, 32))
+    with pytest.raises(ValueError, match="codebook_size <= 16"):
+        export_litert(model, tmp_path / "p.tflite", codebook_pairs=True)

@@ -110,6 +110,38 @@ class _CodebookLookup(keras.layers.Layer):
         return keras.ops.not_equal(inputs, 0)
 
 
+def pair_codebooks(codes, codebooks):
+    """The same embedding with each two codebooks summed into one of 256 rows.
+
+    With K <= 16, the packed byte of codes `2p` and `2p + 1`, `lo + 16 * hi`,
+    becomes the code of pair `p`, and row `lo + 16 * hi` of pair codebook
+    `p` is `codebooks[2p][lo] + codebooks[2p + 1][hi]` (rows that no code
+    pair reaches are zeros; an odd last codebook pairs with nothing).
+
+    Args:
+        codes: uint8 array (V, M) of codes in [0, K), K <= 16.
+        codebooks: Float array (M, K, D).
+
+    Returns:
+        `(pair_codes, pair_codebooks)`: uint8 (V, ceil(M / 2)) and float32
+        (ceil(M / 2), 256, D).
+    """
+    num_codebooks, codebook_size, dim = codebooks.shape
+    if codebook_size > NIBBLE_CODEBOOK_SIZE:
+        raise ValueError(
+            "Codebook pairs need codes of 4 bits (codebook_size <= 16). "
+            f"Received: codebook_size={codebook_size}"
+        )
+    padded = np.zeros(
+        (num_codebooks + num_codebooks % 2, NIBBLE_CODEBOOK_SIZE, dim),
+        np.float32,
+    )
+    padded[:num_codebooks, :codebook_size] = codebooks
+    low, high = padded[0::2], padded[1::2]
+    pairs = low[:, None, :, :] + high[:, :, None, :]  # [p, hi, lo]
+    return pack_codes(codes, codebook_size), pairs.reshape(-1, 256, dim)
+
+
 class LiteRTCodebookEmbedding(_CodebookLookup):
     """Frozen codes + stored codebooks, looked up with builtin TFLite ops.
 
@@ -119,11 +151,22 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         codebook_dtype: "int8" (default) or "float32" (which the converter
             may store as float16, see `export_litert`).
         mask_zero: Boolean, as in `keras.layers.Embedding`.
+        codebook_pairs: Boolean. Store `pair_codebooks` instead: one gather
+            per two codes and no unpacking, for 256 / (2 * K) times the
+            codebook bytes.
     """
 
     def __init__(
-        self, codes, codebooks, codebook_dtype="int8", mask_zero=False, **kwargs
+        self,
+        codes,
+        codebooks,
+        codebook_dtype="int8",
+        mask_zero=False,
+        codebook_pairs=False,
+        **kwargs,
     ):
+        if codebook_pairs:
+            codes, codebooks = pair_codebooks(codes, codebooks)
         super().__init__(codebooks, codebook_dtype, mask_zero, **kwargs)
         self._codes = codes
 
