@@ -154,6 +154,22 @@ def parse_args(argv):
         "words. Needs a Keras model, --target cpu, a fixed length (the "
         "model's or --sequence-length), and not full-int8.",
     )
+    parser.add_argument(
+        "--vocabulary",
+        default=None,
+        metavar="VOCABULARY.txt",
+        help="the model's vocabulary file (one token a line, id = line - 1); "
+        "written beside the output as OUTPUT.vocabulary.txt in the id order "
+        "of the file. Required for a model with an "
+        "AdaptiveCodebookEmbedding, whose export renumbers the ids by code "
+        "length.",
+    )
+    parser.add_argument(
+        "--codebook-pairs",
+        action="store_true",
+        help="store the sums of each two codebooks (K <= 16): a faster "
+        "lookup for 8x the codebook bytes at K=16.",
+    )
     arguments = parser.parse_args(argv)
     for name in ("sequence_length", "batch_size"):
         value = getattr(arguments, name)
@@ -260,7 +276,7 @@ def convert(arguments):
         if texts is not None:
             outputs = run_text_model(paths[0], texts, batch_size)
         else:
-            outputs = run_litert(paths, ids, batch_size)
+            outputs = run_litert(paths, exported_ids(source, ids), batch_size)
     print(f"Wrote {arguments.output}")
     print_sizes(paths, tables)
     origin = (
@@ -436,6 +452,8 @@ def export_for_cpu(source, is_model, arguments, representative, tokenizer=None):
                 batch_size=arguments.batch_size,
                 representative_inputs=representative,
                 tokenizer=tokenizer,
+                vocabulary=arguments.vocabulary,
+                codebook_pairs=arguments.codebook_pairs,
             )
         else:
             export_lookup(
@@ -477,6 +495,17 @@ def export_for_edgetpu(model, arguments, sequence_length, representative):
         if not os.path.isfile(path):
             raise InputError(f"export_edgetpu wrote no {path}.")
     return paths
+
+
+def exported_ids(source, ids):
+    """`ids` as the exported file numbers them (renumbered if adaptive)."""
+    from keras_dccl import CompressedEmbedding
+    from keras_dccl.export.export_litert import exported_id_order
+
+    if isinstance(source, CompressedEmbedding):
+        return ids
+    order = exported_id_order(source)
+    return ids if order is None else np.argsort(order)[ids].astype(ids.dtype)
 
 
 def run_litert(paths, ids, batch_size):

@@ -147,6 +147,8 @@ def export_litert(
         )
     if quantize == "full_int8":
         samples = np.asarray(representative_inputs, dtype=np.int32)
+        if order is not None:
+            samples = np.argsort(order)[samples].astype(np.int32)
 
         def representative_dataset():
             for sample in samples:

@@ -250,10 +250,11 @@ class LiteRTAdaptiveCodebookEmbedding(_CodebookLookup):
     def call(self, inputs):
         ids = tf.cast(inputs, tf.int32)
         reserved = self._reserved_vectors.shape[0]
-        outputs = (
-            tf.gather(self.reserved_vectors, tf.minimum(ids, reserved - 1))
-            * tf.cast(tf.less(ids, reserved), tf.float32)[..., None]
-        )
+        # expand_dims, not [..., None]: with a dynamic length the converter
+        # keeps a new-axis STRIDED_SLICE, which has no builtin kernel.
+        outputs = tf.gather(
+            self.reserved_vectors, tf.minimum(ids, reserved - 1)
+        ) * tf.expand_dims(tf.cast(tf.less(ids, reserved), tf.float32), -1)
         for (start, count, length), table in zip(self.groups, self.code_tables):
             inside = tf.logical_and(
                 tf.greater_equal(ids, start), tf.less(ids, start + count)
@@ -265,5 +266,6 @@ class LiteRTAdaptiveCodebookEmbedding(_CodebookLookup):
                 vectors = self._decode(table, rows, length)
             else:
                 vectors = self.fallback
-            outputs += tf.cast(inside, tf.float32)[..., None] * vectors
+            inside = tf.expand_dims(tf.cast(inside, tf.float32), -1)
+            outputs += inside * vectors
         return outputs
