@@ -172,3 +172,20 @@ def test_vocabulary_file_follows_the_exported_ids(tmp_path):
     )
     assert exported.vocabulary[:2] == ["[PAD]", "[UNK]"]
     assert sorted(exported.vocabulary) == sorted(vocabulary)
+
+
+def test_full_int8_export_keeps_the_argmax(tmp_path):
+    layer = AdaptiveCodebookEmbedding(400, 8, learn_codes=False, seed=3)
+    model = classifier(layer)
+    ids = word_ids(400, rows=64)
+    # Calibration ids are the model's own: export renumbers them too.
+    path = export_litert(
+        model,
+        tmp_path / "m.tflite",
+        quantize="full_int8",
+        representative_inputs=ids,
+        vocabulary=tokens(400),
+    )
+    outputs = run_exported(path, model, ids)
+    expected = model.predict(ids, verbose=0)
+    assert np.mean(outputs.argmax(-1) == expected.argmax(-1)) >= 0.98
