@@ -9,6 +9,7 @@ from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression.compress import compress
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
+from keras_dccl.export.export_litert import strip_codebook_embeddings
 from keras_dccl.export.litert_codebook_embedding import pair_codebooks
 from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
 from keras_dccl.export.litert_runner import LiteRTRunner
@@ -274,3 +275,16 @@ def test_codebook_pairs_refuse_wide_codes(tmp_path):
     model = classifier(CodebookEmbedding(50, 8, 4, 32))
     with pytest.raises(ValueError, match="codebook_size <= 16"):
         export_litert(model, tmp_path / "p.tflite", codebook_pairs=True)
+
+
+def test_models_without_code_embeddings_are_refused(tmp_path):
+    plain = keras.Sequential(
+        [keras.Input((LENGTH,), dtype="int32"), keras.layers.Embedding(9, 4)]
+    )
+    for export in (
+        lambda: strip_codebook_embeddings(plain),
+        lambda: export_litert(plain, tmp_path / "p.tflite"),
+    ):
+        with pytest.raises(ValueError, match="holds no CodebookEmbedding"):
+            export()
+    assert not (tmp_path / "p.tflite").exists()

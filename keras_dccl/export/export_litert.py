@@ -95,9 +95,6 @@ def export_litert(
             '`quantize="full_int8"` needs `representative_inputs`: real model '
             "inputs to calibrate the int8 ranges."
         )
-    stripped = strip_codebook_embeddings(
-        model, "int8" if quantize == "int8" else "float32", codebook_pairs
-    )
     if tokenizer is not None:
         from keras_dccl.export import text_to_ids
 
@@ -119,6 +116,10 @@ def export_litert(
             _renumbered(model, "tokenizer", tokenizer, order),
             tokenizer.sequence_length,
         )
+    # After every check: stripping encodes the whole vocabulary.
+    stripped = strip_codebook_embeddings(
+        model, "int8" if quantize == "int8" else "float32", codebook_pairs
+    )
     signature = [
         tf.TensorSpec(_fixed_shape(spec.shape, batch_size, sequence_length),
                       tf.int32, name=_input_name(spec))
@@ -257,16 +258,23 @@ def strip_codebook_embeddings(
             "`model` must be a built Keras model. "
             f"Received: model={type(model).__name__}"
         )
-    for layer in find_codebook_embeddings(model) if codebook_pairs else ():
-        if isinstance(layer, AdaptiveCodebookEmbedding) or (
-            layer.codebook_size > NIBBLE_CODEBOOK_SIZE
-        ):
-            raise ValueError(
-                "`codebook_pairs=True` needs CodebookEmbedding layers with "
-                f"codebook_size <= {NIBBLE_CODEBOOK_SIZE}. Received: layer "
-                f"'{layer.name}', {type(layer).__name__}, codebook_size="
-                f"{layer.codebook_size}"
-            )
+    unpairable = [
+        layer
+        for layer in find_codebook_embeddings(model)
+        if codebook_pairs
+        and (
+            isinstance(layer, AdaptiveCodebookEmbedding)
+            or layer.codebook_size > NIBBLE_CODEBOOK_SIZE
+        )
+    ]
+    if unpairable:
+        layer = unpairable[0]
+        raise ValueError(
+            "`codebook_pairs=True` needs CodebookEmbedding layers with "
+            f"codebook_size <= {NIBBLE_CODEBOOK_SIZE}. Received: layer "
+            f"'{layer.name}', {type(layer).__name__}, codebook_size="
+            f"{layer.codebook_size}"
+        )
 
     def clone(layer):
         if not isinstance(layer, CodeEmbeddingBase):
@@ -277,13 +285,14 @@ def strip_codebook_embeddings(
             name=layer.name,
         )
         if isinstance(layer, AdaptiveCodebookEmbedding):
-            reserved = np.arange(min(RESERVED_IDS, layer.input_dim))
+            lengths, reserved = _adaptive_layout(layer)
+            reserved_ids = np.arange(reserved)
             return LiteRTAdaptiveCodebookEmbedding(
                 layer.compute_codes(),
-                np.asarray(layer.code_lengths)[layer.compute_lengths()],
+                lengths,
                 layer.compute_codebooks(),
                 keras.ops.convert_to_numpy(layer.fallback),
-                keras.ops.convert_to_numpy(layer(reserved, training=False)),
+                keras.ops.convert_to_numpy(layer(reserved_ids, training=False)),
                 **common,
             )
         return LiteRTCodebookEmbedding(
@@ -332,9 +341,13 @@ def exported_id_order(model):
         )
     from keras_dccl.export.litert_codebook_embedding import adaptive_order
 
-    layer = adaptive[0]
+    return adaptive_order(*_adaptive_layout(adaptive[0]))
+
+
+def _adaptive_layout(layer):
+    """Each word's code length, and how many ids keep their number."""
     lengths = np.asarray(layer.code_lengths)[layer.compute_lengths()]
-    return adaptive_order(lengths, min(RESERVED_IDS, layer.input_dim))
+    return lengths, min(RESERVED_IDS, layer.input_dim)
 
 
 def find_codebook_embeddings(model):
