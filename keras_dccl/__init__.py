@@ -18,6 +18,7 @@ from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
 from keras_dccl.readers.glove_package import load_glove_package
 from keras_dccl.readers.read_vectors import read_vectors
 from keras_dccl.readers.vector_file_error import VectorFileError
+from keras_dccl.text.word_tokenizer import WordTokenizer
 from keras_dccl.version import __version__
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "RECIPES",
     "TemperatureSchedule",
     "VectorFileError",
+    "WordTokenizer",
     "__version__",
     "compress",
     "load_glove_package",

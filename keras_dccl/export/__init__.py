@@ -6,6 +6,7 @@ from keras_dccl.export.edgetpu import export_edgetpu
 from keras_dccl.export.edgetpu import run_edgetpu_split
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
+from keras_dccl.export.export_litert import exported_id_order
 from keras_dccl.export.export_litert import strip_codebook_embeddings
 from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
@@ -19,5 +20,6 @@ __all__ = [
     "run_edgetpu_split",
     "export_litert",
     "export_lookup",
+    "exported_id_order",
     "strip_codebook_embeddings",
 ]
