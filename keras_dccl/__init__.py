@@ -17,6 +17,7 @@ from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
 from keras_dccl.readers.glove_package import load_glove_package
 from keras_dccl.readers.read_vectors import read_vectors
+from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 from keras_dccl.readers.vector_file_error import VectorFileError
 from keras_dccl.text.word_tokenizer import WordTokenizer
 from keras_dccl.version import __version__
@@ -35,5 +36,6 @@ __all__ = [
     "__version__",
     "compress",
     "load_glove_package",
+    "load_rotten_tomatoes",
     "read_vectors",
 ]

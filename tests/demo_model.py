@@ -11,10 +11,10 @@ import os
 
 import keras
 import numpy as np
-from text_data import load_rotten_tomatoes
 
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 from keras_dccl.text.word_tokenizer import WordTokenizer
 
 SEQUENCE_LENGTH = 64

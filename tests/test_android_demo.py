@@ -214,7 +214,8 @@ def test_kotlin_classifies_with_exported_demo(
     # vocabulary read by Kotlin, its ids for real sentences run by the
     # Python interpreter, the output read by Kotlin's classifyText.
     from ai_edge_litert.interpreter import Interpreter
-    from text_data import load_rotten_tomatoes
+
+    from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 
     tflite_path, vocabulary_path = demo_model
     constants = kotlin_constants()

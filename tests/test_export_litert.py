@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 from text_data import encode
-from text_data import load_rotten_tomatoes
 
 from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression.compress import compress
@@ -16,6 +15,7 @@ from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.readers.glove_package import load_glove_package
+from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 
 LENGTH = 12
 

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from text_data import load_rotten_tomatoes
 
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.litert_runner import LiteRTRunner
@@ -16,6 +15,7 @@ from keras_dccl.export.text_to_ids import TextToIds
 from keras_dccl.export.text_to_ids import text_interpreter
 from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 from keras_dccl.text.word_tokenizer import WordTokenizer
 
 LENGTH = 24

@@ -22,8 +22,8 @@ import unicodedata
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from text_data import load_rotten_tomatoes
 
+from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 from keras_dccl.text.word_tokenizer import WordTokenizer
 from keras_dccl.text.word_tokenizer import split_words
 

