@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.code_embedding_base import RandomCodes
+from keras_dccl.layers.gumbel_softmax import add_temperature_weight
 from keras_dccl.layers.gumbel_softmax import first_max_index
 from keras_dccl.layers.gumbel_softmax import gumbel_softmax
 from keras_dccl.layers.gumbel_softmax import one_hot
@@ -217,13 +218,8 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
                 initializer=_IncreasingLogits(),
                 dtype="float32",
             )
-            self.length_temperature = self.add_weight(
-                name="length_temperature",
-                shape=(),
-                initializer=keras.initializers.Constant(self.temperature),
-                dtype="float32",
-                trainable=False,
-                autocast=False,
+            self.length_temperature = add_temperature_weight(
+                self, "length_temperature", self.temperature
             )
         self.fallback = self.add_weight(
             name="fallback", shape=(self.output_dim,), initializer="zeros"

@@ -40,3 +40,21 @@ def gumbel_softmax(logits, temperature, seed_generator, epsilon, hard=False):
         one_hots = one_hot(first_max_index(samples), logits.shape[-1])
         samples = samples + ops.stop_gradient(one_hots - samples)
     return samples
+
+
+def add_temperature_weight(layer, name, value):
+    """A non-trainable float32 scalar weight holding a temperature.
+
+    A weight, not a Python float, so that `TemperatureSchedule` can assign
+    it between epochs without retracing, and so that it is saved with the
+    model. Never autocast: the temperature stays float32 under mixed
+    precision.
+    """
+    return layer.add_weight(
+        name=name,
+        shape=(),
+        initializer=keras.initializers.Constant(value),
+        dtype="float32",
+        trainable=False,
+        autocast=False,
+    )

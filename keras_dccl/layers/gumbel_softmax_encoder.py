@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_dccl.layers.gumbel_softmax import add_temperature_weight
 from keras_dccl.layers.gumbel_softmax import first_max_index
 from keras_dccl.layers.gumbel_softmax import gumbel_softmax
 from keras_dccl.layers.gumbel_softmax import one_hot
@@ -126,13 +127,8 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
     def build(self, input_shape):
         self.hidden_dense.build(input_shape)
         self.logits_dense.build((*input_shape[:-1], self.hidden_units))
-        self.temperature = self.add_weight(
-            name="temperature",
-            shape=(),
-            initializer=keras.initializers.Constant(self.initial_temperature),
-            dtype="float32",
-            trainable=False,
-            autocast=False,
+        self.temperature = add_temperature_weight(
+            self, "temperature", self.initial_temperature
         )
 
     def call(self, inputs, training=None):
