@@ -26,25 +26,23 @@ def check_integer(name, value, minimum=1, maximum=None):
 
 def check_non_negative_float(name, value):
     """Returns `value` as a `float`, or raises if it is negative or NaN."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not value >= 0
-    ):
-        raise ValueError(
-            f"`{name}` must be a non-negative number. Received: {name}={value}"
-        )
-    return float(value)
+    return _check_float(name, value, allow_zero=True)
 
 
 def check_positive_float(name, value):
     """Returns `value` as a `float`, or raises if it is not positive."""
+    return _check_float(name, value, allow_zero=False)
+
+
+def _check_float(name, value, allow_zero):
+    # `not value > 0` (rather than `value <= 0`) also rejects NaN.
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
-        or not value > 0
+        or not (value >= 0 if allow_zero else value > 0)
     ):
+        expected = "a non-negative" if allow_zero else "a positive"
         raise ValueError(
-            f"`{name}` must be a positive number. Received: {name}={value}"
+            f"`{name}` must be {expected} number. Received: {name}={value}"
         )
     return float(value)
