@@ -22,9 +22,16 @@ float32 and the code bits per word, and checks the targets of issue 4:
 Usage:
 
     python benchmarks/sentiment.py [--seeds 0 1 2] [--resume]
+        [--holdout test|dev] [--variants NAME ...] [--option KEY=VALUE ...]
 
 Writes benchmarks/results/sentiment.json and .md (atomically) after every
 seed; `--resume` keeps the seeds already in the JSON file.
+
+`--holdout dev` is for choosing how to train: the test sentences are left
+out, accuracy is measured on a development split taken from the training
+sentences, and the results go to sentiment_dev*.json unless `--output` says
+otherwise. `--option` passes an argument of the example's `train_variant`
+(a JSON value) to every variant, for example `--option monitor=val_loss`.
 """
 
 import argparse
@@ -42,7 +49,7 @@ from benchmark_utils import now  # noqa: E402
 from benchmark_utils import write_results  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "results", "sentiment.json")
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ACCURACY_MARGIN = 0.005
 COMPRESSION_TARGET = 50.0
 FIELDS = (
@@ -70,7 +77,17 @@ def main(argv=None):
         description="examples/sentiment.py's comparison over several seeds.",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument("--output")
+    parser.add_argument("--holdout", choices=("test", "dev"), default="test")
+    parser.add_argument("--variants", nargs="+", metavar="NAME")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        type=parse_option,
+        metavar="KEY=VALUE",
+        help="A train_variant argument for every variant; VALUE is JSON.",
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -82,6 +99,18 @@ def main(argv=None):
         example.VARIANTS,
         task_driven_m8={"kind": "task_driven", "num_codebooks": 8},
     )
+    unknown = sorted(set(args.variants or ()) - set(variants))
+    if unknown:
+        parser.error(f"unknown --variants {unknown}; known: {list(variants)}")
+    options = dict(args.option)
+    variants = {
+        name: row | options
+        for name, row in variants.items()
+        if name in (args.variants or variants)
+    }
+    if args.output is None:
+        name = "sentiment" if args.holdout == "test" else "sentiment_dev"
+        args.output = os.path.join(RESULTS, name + ".json")
     runs = []
     if args.resume and os.path.exists(args.output):
         with open(args.output, encoding="utf-8") as file:
@@ -98,9 +127,11 @@ def main(argv=None):
             "code_lengths": list(example.CODE_LENGTHS),
             "target_bits_per_word": example.TARGET_BITS_PER_WORD,
             "epochs": example.EPOCHS,
+            "holdout": args.holdout,
+            "options": options,
         },
     }
-    data = example.load_data()
+    data = example.load_data(holdout=args.holdout)
     tokenizer, table, splits = data
     results["setup"].update(
         vocabulary_size=tokenizer.vocabulary_size,
@@ -128,6 +159,16 @@ def main(argv=None):
             results["machine"]["load_average_end"] = list(os.getloadavg())
             write_results(args.output, results, render_markdown)
     print(render_markdown(results))
+
+
+def parse_option(text):
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE: {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def summarize(runs):
@@ -189,6 +230,7 @@ def check_targets(summary):
 
 def render_markdown(results):
     setup = results["setup"]
+    holdout = setup.get("holdout", "test")
     lines = [
         "# Sentiment benchmark: Rotten Tomatoes, GloVe-6B-50d",
         "",
@@ -200,10 +242,17 @@ def render_markdown(results):
         f"lengths {setup['code_lengths']}, target "
         f"{setup['target_bits_per_word']} bits per word. Machine: "
         f"{results['machine']['nproc']} cores, load average "
-        f"{results['machine']['load_average'][0]:.1f} at the start.",
+        f"{results['machine']['load_average'][0]:.1f} at the start. "
+        f"Accuracy on the {holdout} split"
+        + (
+            " (development split from the training sentences)"
+            if holdout == "dev"
+            else ""
+        )
+        + f"; options {setup.get('options') or 'none'}.",
         "",
-        "| variant | seeds | test accuracy | embedding bytes | smaller than "
-        "float32 | code bits per word | seconds |",
+        f"| variant | seeds | {holdout} accuracy | embedding bytes "
+        "| smaller than float32 | code bits per word | seconds |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     summary = results.get("summary", {})

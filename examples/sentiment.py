@@ -79,14 +79,24 @@ and the choice of the model to export) and 10% for the final test.
 """
 
 
-def load_data(num_sentences=NUM_SENTENCES):
-    """Tokenizer, GloVe rows of its vocabulary, and the three splits."""
+def load_data(num_sentences=NUM_SENTENCES, holdout="test"):
+    """Tokenizer, GloVe rows of its vocabulary, and the three splits.
+
+    With `holdout="dev"`, the test sentences are left out altogether and
+    the split named "test" is a development split of the same size taken
+    from the training sentences: choices about training are made on it, so
+    that the test split is read only by the final comparison.
+    """
     sentences, labels = keras_dccl.load_rotten_tomatoes()
     labels = labels.astype("float32")
     order = np.random.default_rng(0).permutation(len(sentences))
     if num_sentences:
         order = order[:num_sentences]
     tenth = len(order) // 10
+    if holdout == "dev":
+        order = order[tenth:]
+    elif holdout != "test":
+        raise ValueError(f"`holdout` must be 'test' or 'dev': {holdout!r}")
     parts = {
         "test": order[:tenth],
         "validation": order[tenth : 2 * tenth],
@@ -132,15 +142,15 @@ def build_classifier(embedding):
     return keras.Model(ids, outputs)
 
 
-def train(model, splits, epochs, callbacks=()):
-    """Adam, early stopping on validation accuracy, best weights kept."""
+def train(model, splits, epochs, callbacks=(), monitor="val_accuracy"):
+    """Adam, early stopping on `monitor`, best weights kept."""
     model.compile(
         keras.optimizers.Adam(1e-3),
         "binary_crossentropy",
         metrics=["accuracy"],
     )
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", patience=3, restore_best_weights=True
+        monitor=monitor, patience=3, restore_best_weights=True
     )
     ids, labels, _ = splits["train"]
     model.fit(
@@ -178,8 +188,15 @@ def train_variant(
     num_codebooks=NUM_CODEBOOKS,
     target_bits_per_word=TARGET_BITS_PER_WORD,
     epochs=EPOCHS,
+    monitor="val_accuracy",
+    straight_through=False,
 ):
-    """Trains one classifier; returns `(model, embedding_layer)`."""
+    """Trains one classifier; returns `(model, embedding_layer)`.
+
+    `monitor` is the quantity early stopping watches on the validation
+    split; `straight_through` makes the task-driven layer use straight-through
+    one-hot codes in training (the adaptive layer always does).
+    """
     keras.utils.set_random_seed(seed)
     vocabulary_size, dim = table.shape
     schedule = keras_dccl.TemperatureSchedule(1.0, 0.1, epochs=12)
@@ -190,7 +207,7 @@ def train_variant(
             embeddings_initializer=keras.initializers.Constant(table),
         )
         model = build_classifier(layer)
-        train(model, splits, epochs)
+        train(model, splits, epochs, monitor=monitor)
         return model, layer
     if kind == "compress":
         compressed = keras_dccl.compress(
@@ -202,7 +219,7 @@ def train_variant(
         )
         layer = keras_dccl.CodebookEmbedding.from_compressed(compressed)
         model = build_classifier(layer)
-        train(model, splits, epochs)
+        train(model, splits, epochs, monitor=monitor)
         return model, layer
     if kind == "task_driven":
         layer = keras_dccl.CodebookEmbedding.from_pretrained(
@@ -210,6 +227,7 @@ def train_variant(
             train_embeddings=True,
             num_codebooks=num_codebooks,
             codebook_size=CODEBOOK_SIZE,
+            straight_through=straight_through,
             seed=seed,
         )
     elif kind == "adaptive":
@@ -224,9 +242,9 @@ def train_variant(
     else:
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
     model = build_classifier(layer)
-    train(model, splits, epochs, callbacks=[schedule])
+    train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
     layer.freeze_codes()
-    train(model, splits, max(1, epochs // 2))
+    train(model, splits, max(1, epochs // 2), monitor=monitor)
     return model, layer
 
 

@@ -3,6 +3,8 @@ import pathlib
 import re
 import runpy
 
+import pytest
+
 from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.text.word_tokenizer import WordTokenizer
 
@@ -42,3 +44,18 @@ def test_sentiment_example_runs(tmp_path, monkeypatch, capsys):
     assert tokenizer.vocabulary_size > 1000
     for plot in ("accuracy_vs_bytes.png", "length_vs_frequency.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sentiment_dev_holdout_never_reads_the_test_split():
+    example = runpy.run_path(str(EXAMPLES / "sentiment.py"))
+    _, _, splits = example["load_data"](1000)
+    _, _, dev_splits = example["load_data"](1000, holdout="dev")
+    test = set(splits["test"][2])
+    assert len(dev_splits["test"][1]) == len(splits["test"][1]) == 100
+    for name, (ids, labels, sentences) in dev_splits.items():
+        assert not test & set(sentences), name
+        assert len(ids) == len(labels) == len(sentences)
+    # The development split is the sentences validation used to hold.
+    assert dev_splits["test"][2] == splits["validation"][2]
+    with pytest.raises(ValueError, match="holdout"):
+        example["load_data"](1000, holdout="train")

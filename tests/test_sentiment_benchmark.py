@@ -1,0 +1,92 @@
+import argparse
+import importlib.util
+import pathlib
+
+import pytest
+
+PATH = pathlib.Path(__file__).parent.parent / "benchmarks" / "sentiment.py"
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    spec = importlib.util.spec_from_file_location("sentiment_benchmark", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(variant, kind, seed, accuracy, compression, bits):
+    return {
+        "variant": variant,
+        "kind": kind,
+        "seed": seed,
+        "test_accuracy": accuracy,
+        "validation_accuracy": accuracy,
+        "embedding_bytes": 1000.0,
+        "compression": compression,
+        "bits_per_word": bits,
+        "seconds": 1.0,
+    }
+
+
+def test_parse_option(sentiment):
+    assert sentiment.parse_option("monitor=val_loss") == ("monitor", "val_loss")
+    assert sentiment.parse_option("straight_through=true") == (
+        "straight_through",
+        True,
+    )
+    assert sentiment.parse_option("epochs=3") == ("epochs", 3)
+    for text in ("monitor", "=3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+            sentiment.parse_option(text)
+
+
+def test_targets_use_the_means_over_seeds(sentiment):
+    runs = [
+        run("glove_embedding", "glove_embedding", 0, 0.770, 1.0, 1600),
+        run("glove_embedding", "glove_embedding", 1, 0.760, 1.0, 1600),
+        # Mean 0.760: 0.5 points below the baseline's mean of 0.765.
+        run("adaptive", "adaptive", 0, 0.750, 55.0, 23.0),
+        run("adaptive", "adaptive", 1, 0.770, 55.0, 23.0),
+        # As accurate, but only 45.8x smaller.
+        run("task_driven_m8", "task_driven", 0, 0.765, 45.8, 32.0),
+        run("task_driven_m8", "task_driven", 1, 0.765, 45.8, 32.0),
+    ]
+    summary = sentiment.summarize(runs)
+    assert summary["adaptive"]["test_accuracy"]["mean"] == pytest.approx(0.76)
+    assert summary["adaptive"]["test_accuracy"]["std"] == pytest.approx(0.01)
+    targets = summary["targets"]
+    assert targets["baseline_accuracy_at_50x"] == {
+        "met": True,
+        "by": ["adaptive"],
+    }
+    assert targets["adaptive_fewer_bits_at_same_accuracy"]["than"] == [
+        "task_driven_m8"
+    ]
+    runs[3]["test_accuracy"] = 0.768
+    targets = sentiment.summarize(runs)["targets"]
+    assert targets["baseline_accuracy_at_50x"] == {"met": False, "by": []}
+    assert not targets["adaptive_fewer_bits_at_same_accuracy"]["met"]
+
+
+def test_markdown_names_the_holdout_split(sentiment):
+    runs = [
+        run("glove_embedding", "glove_embedding", 0, 0.77, 1.0, 1600),
+        run("adaptive", "adaptive", 0, 0.77, 55.0, 23.0),
+    ]
+    results = {
+        "machine": {"nproc": 2, "load_average": [0.5, 0.5, 0.5]},
+        "setup": {
+            "num_codebooks": 4,
+            "codebook_size": 16,
+            "code_lengths": [0, 2, 4, 8, 16],
+            "target_bits_per_word": 24.0,
+            "holdout": "dev",
+            "options": {"monitor": "val_loss"},
+        },
+        "summary": sentiment.summarize(runs),
+    }
+    text = sentiment.render_markdown(results)
+    assert "| variant | seeds | dev accuracy |" in text
+    assert "{'monitor': 'val_loss'}" in text
+    assert "| adaptive | 1 | 0.7700 ± 0.0000 |" in text
