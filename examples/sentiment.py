@@ -19,10 +19,10 @@ snippets (Pang & Lee: 12,808 sentences labelled fresh or rotten):
    GloVe vectors, chosen without looking at the task; the codebooks are then
    fine-tuned with the classifier.
 3. Task-driven codes: `CodebookEmbedding` in its training form, started from
-   the GloVe vectors, learns its codes and codebooks from the classification
-   loss (Shu & Nakayama, ICLR 2018), with the Gumbel-softmax temperature
-   annealed by `TemperatureSchedule`; then `freeze_codes()` and a short
-   fine-tuning of the codebooks and classifier.
+   the GloVe vectors and warm-started to reproduce them, learns its codes and
+   codebooks from the classification loss (Shu & Nakayama, ICLR 2018), with
+   the Gumbel-softmax temperature annealed by `TemperatureSchedule`; then
+   `freeze_codes()` and a short fine-tuning of the codebooks and classifier.
 4. Adaptive codes: `AdaptiveCodebookEmbedding` lets each word choose its
    code length among 0, 2, 4, 8 and 16 codebooks, also from the task loss,
    under a size penalty (after Kim, Kim & Lee, ACL 2020).
@@ -173,11 +173,21 @@ def accuracy(model, split):
 """
 ## Four embedding layers
 
-Task-driven and adaptive training anneal the Gumbel-softmax temperature
-from 1 to 0.1 over the first 12 epochs, then freeze the codes: the layer
+Task-driven and adaptive layers start with `warm_start()`: 10 passes over
+the vocabulary that fit the codes to reproduce the GloVe vectors. Without
+it the encoder's first codes are random, and at a temperature near 1 the
+Gumbel noise drowns them: the classifier stays at the majority class for
+the first four or five epochs. Training for the task then anneals the
+temperature from 1 to 0.1 over 12 epochs, and freezes the codes: the layer
 keeps uint8 codes and trainable codebooks, and a few more epochs fine-tune
 the codebooks and the classifier around the frozen codes.
+
+The other arguments of `train_variant` are the alternatives tried on a
+development split while choosing this recipe (`benchmarks/sentiment.py
+--holdout dev --option KEY=VALUE`).
 """
+
+WARM_START_EPOCHS = 10
 
 
 def train_variant(
@@ -186,20 +196,26 @@ def train_variant(
     splits,
     seed,
     num_codebooks=NUM_CODEBOOKS,
+    codebook_size=CODEBOOK_SIZE,
     target_bits_per_word=TARGET_BITS_PER_WORD,
     epochs=EPOCHS,
     monitor="val_accuracy",
     straight_through=False,
+    warm_start_epochs=WARM_START_EPOCHS,
+    train_embeddings=True,
+    start_temperature=1.0,
 ):
     """Trains one classifier; returns `(model, embedding_layer)`.
 
     `monitor` is the quantity early stopping watches on the validation
     split; `straight_through` makes the task-driven layer use straight-through
-    one-hot codes in training (the adaptive layer always does).
+    one-hot codes in training (the adaptive layer always does);
+    `warm_start_epochs` (0: none), `train_embeddings` and
+    `start_temperature` apply to the task-driven and adaptive layers.
     """
     keras.utils.set_random_seed(seed)
     vocabulary_size, dim = table.shape
-    schedule = keras_dccl.TemperatureSchedule(1.0, 0.1, epochs=12)
+    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
     if kind == "glove_embedding":
         layer = keras.layers.Embedding(
             vocabulary_size,
@@ -213,7 +229,7 @@ def train_variant(
         compressed = keras_dccl.compress(
             table,
             num_codebooks=num_codebooks,
-            codebook_size=CODEBOOK_SIZE,
+            codebook_size=codebook_size,
             seed=seed,
             verbose=0,
         )
@@ -224,23 +240,25 @@ def train_variant(
     if kind == "task_driven":
         layer = keras_dccl.CodebookEmbedding.from_pretrained(
             table,
-            train_embeddings=True,
+            train_embeddings=train_embeddings,
             num_codebooks=num_codebooks,
-            codebook_size=CODEBOOK_SIZE,
+            codebook_size=codebook_size,
             straight_through=straight_through,
             seed=seed,
         )
     elif kind == "adaptive":
         layer = keras_dccl.AdaptiveCodebookEmbedding.from_pretrained(
             table,
-            train_embeddings=True,
+            train_embeddings=train_embeddings,
             code_lengths=CODE_LENGTHS,
-            codebook_size=CODEBOOK_SIZE,
+            codebook_size=codebook_size,
             target_bits_per_word=target_bits_per_word,
             seed=seed,
         )
     else:
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
+    if warm_start_epochs:
+        layer.warm_start(warm_start_epochs)
     model = build_classifier(layer)
     train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
     layer.freeze_codes()
@@ -264,10 +282,18 @@ def embedding_bytes(model, path, vocabulary):
     the word ids, and those gathered by codes, with their scales), so the
     float baseline and the code layers are measured the same way.
     """
-    if any(isinstance(layer, keras.layers.Embedding) for layer in model.layers):
+    layers = model.layers
+    if any(isinstance(layer, keras.layers.Embedding) for layer in layers):
         model.export(path, format="litert", verbose=False)
-    else:
+    elif any(
+        isinstance(layer, keras_dccl.AdaptiveCodebookEmbedding)
+        for layer in layers
+    ):
+        # Export renumbers the words by code length: it needs the
+        # vocabulary and writes it in the new order beside the file.
         export_litert(model, path, vocabulary=vocabulary)
+    else:
+        export_litert(model, path)
     sizes = TFLiteModel(path).size_breakdown()
     return sizes["codes"] + sizes["codebooks"] + sizes["scales"]
 

@@ -220,6 +220,43 @@ class CodebookEmbeddingTest(LayerTestCase):
             training_outputs = layer(ids, training=True)
             self.assertEqual(training_outputs.shape, outputs.shape)
 
+    def test_warm_start_fits_the_codes_to_the_embeddings(self):
+        # Vectors that M=3, K=4 codes can hold exactly; a warm start gets
+        # the codes part of the way there.
+        rng = np.random.default_rng(5)
+        compressed = random_compressed()
+        codes = rng.integers(0, CODEBOOK_SIZE, size=(64, NUM_CODEBOOKS))
+        vectors = 0.3 * reference_embeddings(
+            codes, compressed.codebooks, np.arange(64)
+        )
+        ids = np.arange(64, dtype="int32")
+        for train_embeddings in (False, True):
+            layer = CodebookEmbedding.from_pretrained(
+                vectors,
+                num_codebooks=NUM_CODEBOOKS,
+                codebook_size=CODEBOOK_SIZE,
+                train_embeddings=train_embeddings,
+                seed=2,
+            )
+            before = np.mean(np.square(layer(ids) - vectors))
+            history = layer.warm_start(epochs=40, batch_size=8)
+            after = np.mean(np.square(layer(ids) - vectors))
+            self.assertLess(after, 0.7 * before)
+            self.assertEqual(len(history.history["loss"]), 40)
+            self.assertLess(
+                history.history["loss"][-1], history.history["loss"][0]
+            )
+            # The embeddings are the target: they neither change nor lose
+            # their trainable flag.
+            self.assertAllClose(layer.embeddings, vectors)
+            self.assertEqual(layer.embeddings.trainable, train_embeddings)
+        frozen = CodebookEmbedding(**INIT_KWARGS)
+        frozen.build()
+        with self.assertRaisesRegex(ValueError, "training form"):
+            frozen.warm_start()
+        with self.assertRaisesRegex(ValueError, "epochs"):
+            layer.warm_start(epochs=0)
+
     def test_freeze_codes(self):
         vectors = np.random.default_rng(4).normal(size=(INPUT_DIM, OUTPUT_DIM))
         layer = CodebookEmbedding.from_pretrained(

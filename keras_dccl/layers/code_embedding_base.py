@@ -183,6 +183,58 @@ class CodeEmbeddingBase(keras.layers.Layer):
             getattr(self, name).assign(value)
         self._tracker.lock()
 
+    def warm_start(self, epochs=10, batch_size=128, verbose=0):
+        """Fits the training form to reproduce its own `embeddings`.
+
+        Trains the encoder and the codebooks (and whatever else the layer
+        trains, such as the adaptive layer's code lengths and size penalty)
+        to minimise the squared error between each word's output and its
+        embedding, with the Gumbel-softmax temperature annealed from 1 to
+        0.1, while the embeddings stay as they are. Calling it on a layer
+        made with `from_pretrained` before training it for a task starts the
+        task from codes that approximate the pretrained vectors instead of
+        random ones: the first epochs then learn the task rather than wait
+        for the encoder to make its codes confident.
+
+        Args:
+            epochs: Integer. Passes over all `input_dim` words. Defaults to
+                `10`.
+            batch_size: Integer. Words per step. Defaults to `128`.
+            verbose: Verbosity of `keras.Model.fit`. Defaults to `0`.
+
+        Returns:
+            The `keras.callbacks.History` of the fit.
+        """
+        from keras_dccl.callbacks.temperature_schedule import (
+            TemperatureSchedule,
+        )
+
+        if not self.learn_codes:
+            raise ValueError(
+                "`warm_start()` needs a layer in the training form, but the "
+                f"codes of layer '{self.name}' are frozen. "
+                f"Received: learn_codes={self.learn_codes}"
+            )
+        self._check_built("warm_start")
+        epochs = check_integer("epochs", epochs)
+        batch_size = check_integer("batch_size", batch_size)
+        word_ids = keras.Input((), dtype="int32")
+        model = keras.Model(word_ids, self(word_ids))
+        trainable = self.embeddings.trainable
+        self.embeddings.trainable = False
+        try:
+            model.compile(keras.optimizers.Adam(1e-3), "mse")
+            return model.fit(
+                np.arange(self.input_dim, dtype="int32"),
+                ops.convert_to_numpy(self.embeddings),
+                batch_size=batch_size,
+                epochs=epochs,
+                callbacks=[TemperatureSchedule(1.0, 0.1, epochs=epochs)],
+                verbose=verbose,
+            )
+        finally:
+            self.embeddings.trainable = trainable
+
     def compute_codes(self, batch_size=4096):
         """Returns the integer codes of all words, without changing the layer.
 
