@@ -202,6 +202,29 @@ class AdaptiveCodebookEmbeddingTest(LayerTestCase):
         self.assertAllClose(model(ids), before)
         self.check_refit_and_reload_after_freeze(model, ids, targets, 4)
 
+    def test_warm_start_fits_the_codes_to_the_embeddings(self):
+        # Vectors that codes of length 3 hold exactly.
+        rng = np.random.default_rng(6)
+        codebooks = 0.3 * rng.normal(size=(3, CODEBOOK_SIZE, OUTPUT_DIM))
+        codes = rng.integers(0, CODEBOOK_SIZE, size=(48, 3))
+        vectors = sum(codebooks[m][codes[:, m]] for m in range(3))
+        vectors = vectors.astype("float32")
+        layer = AdaptiveCodebookEmbedding.from_pretrained(
+            vectors,
+            code_lengths=CODE_LENGTHS,
+            codebook_size=CODEBOOK_SIZE,
+            target_bits_per_word=100.0,
+            seed=3,
+        )
+        ids = np.arange(48, dtype="int32")
+        before = np.mean(np.square(layer(ids) - vectors))
+        history = layer.warm_start(epochs=40, batch_size=8)
+        after = np.mean(np.square(layer(ids) - vectors))
+        self.assertLess(after, 0.7 * before)
+        self.assertLess(history.history["loss"][-1], history.history["loss"][0])
+        self.assertAllClose(layer.embeddings, vectors)
+        self.assertFalse(layer.embeddings.trainable)
+
     def test_freeze_codes_errors(self):
         self.check_freeze_errors(
             AdaptiveCodebookEmbedding(**INIT_KWARGS, learn_codes=False),
