@@ -204,6 +204,7 @@ def train_variant(
     warm_start_epochs=WARM_START_EPOCHS,
     train_embeddings=True,
     start_temperature=1.0,
+    from_baseline=False,
 ):
     """Trains one classifier; returns `(model, embedding_layer)`.
 
@@ -212,6 +213,9 @@ def train_variant(
     one-hot codes in training (the adaptive layer always does);
     `warm_start_epochs` (0: none), `train_embeddings` and
     `start_temperature` apply to the task-driven and adaptive layers.
+    `from_baseline` starts them from a trained baseline instead of GloVe: its
+    fine-tuned vectors become the layer's embeddings, and its classifier
+    weights the new classifier's.
     """
     keras.utils.set_random_seed(seed)
     vocabulary_size, dim = table.shape
@@ -257,9 +261,25 @@ def train_variant(
         )
     else:
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
+    baseline = None
+    if from_baseline:
+        baseline, baseline_layer = train_variant(
+            "glove_embedding",
+            table,
+            splits,
+            seed,
+            epochs=epochs,
+            monitor=monitor,
+        )
+        layer.embeddings.assign(baseline_layer.embeddings)
+        keras.utils.set_random_seed(seed)
     if warm_start_epochs:
         layer.warm_start(warm_start_epochs)
     model = build_classifier(layer)
+    if baseline is not None:
+        for target, source in zip(model.layers, baseline.layers):
+            if target is not layer:
+                target.set_weights(source.get_weights())
     train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
     layer.freeze_codes()
     train(model, splits, max(1, epochs // 2), monitor=monitor)
