@@ -177,7 +177,7 @@ Task-driven and adaptive layers start with `warm_start()`: 10 passes over
 the vocabulary that fit the codes to reproduce the GloVe vectors. Without
 it the encoder's first codes are random, and at a temperature near 1 the
 Gumbel noise drowns them: the classifier stays at the majority class for
-the first four or five epochs. Training for the task then anneals the
+the first four epochs. Training for the task then anneals the
 temperature from 1 to 0.1 over 12 epochs, and freezes the codes: the layer
 keeps uint8 codes and trainable codebooks, and a few more epochs fine-tune
 the codebooks and the classifier around the frozen codes.
