@@ -22,7 +22,7 @@ float32 and the code bits per word, and checks the targets of issue 4:
 
 Usage:
 
-    python benchmarks/sentiment.py [--seeds 0 1 2] [--resume]
+    python benchmarks/sentiment.py [--seeds 0 1 2] [--folds 0] [--resume]
         [--holdout test|dev] [--variants NAME ...] [--option KEY=VALUE ...]
 
 Writes benchmarks/results/sentiment.json and .md (atomically) after every
@@ -33,6 +33,12 @@ out, accuracy is measured on a development split taken from the training
 sentences, and the results go to sentiment_dev*.json unless `--output` says
 otherwise. `--option` passes an argument of the example's `train_variant`
 (a JSON value) to every variant, for example `--option monitor=val_loss`.
+
+`--folds 0 1 ... 9` is a 10-fold cross-validation of the same recipe: fold
+F holds out the F-th tenth of the shuffled sentences as its test split (and
+the next tenth for validation), so every sentence is tested once. Fold 0 is
+the example's split. Each variant's difference from the baseline is also
+given paired, run by run (same seed and fold), with its standard error.
 """
 
 import argparse
@@ -78,6 +84,9 @@ def main(argv=None):
         description="examples/sentiment.py's comparison over several seeds.",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--folds", type=int, nargs="+", default=[0], choices=range(10)
+    )
     parser.add_argument("--output")
     parser.add_argument("--holdout", choices=("test", "dev"), default="test")
     parser.add_argument("--variants", nargs="+", metavar="NAME")
@@ -92,7 +101,7 @@ def main(argv=None):
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="Keep the seeds already in --output and run only the others.",
+        help="Keep the runs already in --output and run only the others.",
     )
     args = parser.parse_args(argv)
     example = load_example()
@@ -112,12 +121,13 @@ def main(argv=None):
     }
     if args.output is None:
         name = "sentiment" if args.holdout == "test" else "sentiment_dev"
+        name += "_folds" if args.folds != [0] else ""
         args.output = os.path.join(RESULTS, name + ".json")
     runs = []
     if args.resume and os.path.exists(args.output):
         with open(args.output, encoding="utf-8") as file:
             runs = json.load(file)["runs"]
-    done = {run["seed"] for run in runs}
+    done = {(run["seed"], run.get("fold", 0)) for run in runs}
     results = {
         "benchmark": "sentiment",
         "started": now(),
@@ -130,36 +140,41 @@ def main(argv=None):
             "target_bits_per_word": example.TARGET_BITS_PER_WORD,
             "epochs": example.EPOCHS,
             "holdout": args.holdout,
+            "folds": args.folds,
             "options": options,
         },
     }
-    data = example.load_data(holdout=args.holdout)
-    tokenizer, table, splits = data
-    results["setup"].update(
-        vocabulary_size=tokenizer.vocabulary_size,
-        dimension=table.shape[1],
-        sentences={name: len(split[1]) for name, split in splits.items()},
-    )
     with tempfile.TemporaryDirectory() as directory:
-        for seed in args.seeds:
-            if seed in done:
-                print(f"seed {seed}: kept from {args.output}")
-                continue
-            print(f"seed {seed}:", flush=True)
-            for result in example.run_comparison(
-                seed, variants=variants, directory=directory, data=data
-            ):
-                runs.append(
-                    {
-                        "variant": result["variant"],
-                        "kind": result["kind"],
-                        "seed": seed,
-                    }
-                    | {field: result[field] for field in FIELDS}
+        for fold in args.folds:
+            data = example.load_data(holdout=args.holdout, fold=fold)
+            tokenizer, table, splits = data
+            results["setup"].update(
+                vocabulary_size=tokenizer.vocabulary_size,
+                dimension=table.shape[1],
+                sentences={name: len(row[1]) for name, row in splits.items()},
+            )
+            for seed in args.seeds:
+                if (seed, fold) in done:
+                    print(f"seed {seed}, fold {fold}: kept from {args.output}")
+                    continue
+                print(f"seed {seed}, fold {fold}:", flush=True)
+                for result in example.run_comparison(
+                    seed, variants=variants, directory=directory, data=data
+                ):
+                    runs.append(
+                        {
+                            "variant": result["variant"],
+                            "kind": result["kind"],
+                            "seed": seed,
+                            "fold": fold,
+                        }
+                        | {field: result[field] for field in FIELDS}
+                    )
+                results.update(
+                    runs=runs, summary=summarize(runs), finished=now()
                 )
-            results.update(runs=runs, summary=summarize(runs), finished=now())
-            results["machine"]["load_average_end"] = list(os.getloadavg())
-            write_results(args.output, results, render_markdown)
+                results["machine"]["load_average_end"] = list(os.getloadavg())
+                write_results(args.output, results, render_markdown)
     print(render_markdown(results))
 
 
@@ -187,8 +202,32 @@ def summarize(runs):
             }
             for field in FIELDS
         }
+        differences = paired_differences(runs, variant)
+        if variant != "glove_embedding" and len(differences) > 1:
+            summary[variant]["difference_from_baseline"] = {
+                "mean": float(np.mean(differences)),
+                "standard_error": float(
+                    np.std(differences, ddof=1) / np.sqrt(len(differences))
+                ),
+                "runs": len(differences),
+            }
     summary["targets"] = check_targets(summary)
     return summary
+
+
+def paired_differences(runs, variant):
+    """Test accuracy minus the baseline's, for each seed and fold of both."""
+    baseline = {
+        (run["seed"], run.get("fold", 0)): run["test_accuracy"]
+        for run in runs
+        if run["variant"] == "glove_embedding"
+    }
+    return [
+        run["test_accuracy"] - baseline[key]
+        for run in runs
+        if run["variant"] == variant
+        and (key := (run["seed"], run.get("fold", 0))) in baseline
+    ]
 
 
 def check_targets(summary):
@@ -251,11 +290,13 @@ def render_markdown(results):
             if holdout == "dev"
             else ""
         )
+        + f"; folds {setup.get('folds', [0])}"
         + f"; options {setup.get('options') or 'none'}.",
         "",
-        f"| variant | seeds | {holdout} accuracy | embedding bytes "
-        "| smaller than float32 | code bits per word | seconds |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| variant | runs | {holdout} accuracy | embedding bytes "
+        "| smaller than float32 | code bits per word | seconds "
+        "| paired difference from the baseline |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     summary = results.get("summary", {})
     for name, row in summary.items():
@@ -268,7 +309,8 @@ def render_markdown(results):
             f"| {row['embedding_bytes']['mean']:,.0f} "
             f"| {row['compression']['mean']:.1f}x "
             f"| {row['bits_per_word']['mean']:.2f} "
-            f"| {row['seconds']['mean']:.0f} |"
+            f"| {row['seconds']['mean']:.0f} "
+            f"| {_difference(row)} |"
         )
     targets = summary.get("targets", {})
     if targets:
@@ -276,7 +318,7 @@ def render_markdown(results):
         fewer = targets["adaptive_fewer_bits_at_same_accuracy"]
         lines += [
             "",
-            "Targets (means over the seeds):",
+            "Targets (means over the runs):",
             "",
             "- baseline accuracy (within 0.5 points) at >= 50x: "
             + (
@@ -294,6 +336,16 @@ def render_markdown(results):
             ),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _difference(row):
+    difference = row.get("difference_from_baseline")
+    if not difference:
+        return ""
+    return (
+        f"{100 * difference['mean']:+.2f} "
+        f"± {100 * difference['standard_error']:.2f} points"
+    )
 
 
 if __name__ == "__main__":

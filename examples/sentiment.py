@@ -79,13 +79,15 @@ and the choice of the model to export) and 10% for the final test.
 """
 
 
-def load_data(num_sentences=NUM_SENTENCES, holdout="test"):
+def load_data(num_sentences=NUM_SENTENCES, holdout="test", fold=0):
     """Tokenizer, GloVe rows of its vocabulary, and the three splits.
 
     With `holdout="dev"`, the test sentences are left out altogether and
     the split named "test" is a development split of the same size taken
     from the training sentences: choices about training are made on it, so
-    that the test split is read only by the final comparison.
+    that the test split is read only by the final comparison. `fold` (0 to
+    9) rotates the splits by that many tenths of the sentences, for
+    cross-validation.
     """
     sentences, labels = keras_dccl.load_rotten_tomatoes()
     labels = labels.astype("float32")
@@ -93,6 +95,7 @@ def load_data(num_sentences=NUM_SENTENCES, holdout="test"):
     if num_sentences:
         order = order[:num_sentences]
     tenth = len(order) // 10
+    order = np.roll(order, -fold * tenth)
     if holdout == "dev":
         order = order[tenth:]
     elif holdout != "test":

@@ -1,3 +1,4 @@
+import collections
 import os
 import pathlib
 import re
@@ -59,3 +60,21 @@ def test_sentiment_dev_holdout_never_reads_the_test_split():
     assert dev_splits["test"][2] == splits["validation"][2]
     with pytest.raises(ValueError, match="holdout"):
         example["load_data"](1000, holdout="train")
+
+
+def test_sentiment_folds_test_every_sentence_once():
+    # Counted as multisets: a few snippets occur twice in the corpus.
+    example = runpy.run_path(str(EXAMPLES / "sentiment.py"))
+    _, _, first = example["load_data"](500)
+    everything = sum(
+        (collections.Counter(split[2]) for split in first.values()),
+        collections.Counter(),
+    )
+    tested = []
+    for fold in range(10):
+        _, _, splits = example["load_data"](500, fold=fold)
+        parts = [collections.Counter(split[2]) for split in splits.values()]
+        assert sum(parts, collections.Counter()) == everything
+        tested += splits["test"][2]
+    assert tested[:50] == first["test"][2]
+    assert collections.Counter(tested) == everything

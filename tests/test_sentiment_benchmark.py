@@ -87,6 +87,28 @@ def test_markdown_names_the_holdout_split(sentiment):
         "summary": sentiment.summarize(runs),
     }
     text = sentiment.render_markdown(results)
-    assert "| variant | seeds | dev accuracy |" in text
+    assert "| variant | runs | dev accuracy |" in text
     assert "{'monitor': 'val_loss'}" in text
     assert "| adaptive | 1 | 0.7700 ± 0.0000 |" in text
+
+
+def test_differences_from_the_baseline_are_paired_by_seed_and_fold(sentiment):
+    runs = []
+    for seed, fold, baseline, adaptive in [
+        (0, 0, 0.80, 0.79),
+        (0, 1, 0.70, 0.70),
+        (1, 0, 0.76, 0.74),
+    ]:
+        runs.append(
+            run("glove_embedding", "glove_embedding", seed, baseline, 1, 1)
+        )
+        runs.append(run("adaptive", "adaptive", seed, adaptive, 55.0, 23.0))
+        runs[-2]["fold"] = runs[-1]["fold"] = fold
+    # A run without its baseline pair is left out of the difference.
+    runs.append(run("adaptive", "adaptive", 2, 0.5, 55.0, 23.0))
+    row = sentiment.summarize(runs)["adaptive"]
+    difference = row["difference_from_baseline"]
+    assert difference["runs"] == 3
+    assert difference["mean"] == pytest.approx(-0.01)
+    assert difference["standard_error"] == pytest.approx(0.01 / 3**0.5)
+    assert sentiment._difference(row) == "-1.00 ± 0.58 points"
