@@ -163,12 +163,7 @@ class CodeEmbeddingBase(keras.layers.Layer):
             batch_size: Integer. Number of embeddings encoded at a time.
                 Defaults to `4096`.
         """
-        if not self.learn_codes:
-            raise ValueError(
-                "`freeze_codes()` needs a layer in the training form, but the "
-                f"codes of layer '{self.name}' are already frozen. "
-                f"Received: learn_codes={self.learn_codes}"
-            )
+        self._check_training_form("freeze_codes")
         self._check_built("freeze_codes")
         values = self._frozen_values(batch_size)
         self._tracker.unlock()
@@ -209,12 +204,7 @@ class CodeEmbeddingBase(keras.layers.Layer):
             TemperatureSchedule,
         )
 
-        if not self.learn_codes:
-            raise ValueError(
-                "`warm_start()` needs a layer in the training form, but the "
-                f"codes of layer '{self.name}' are frozen. "
-                f"Received: learn_codes={self.learn_codes}"
-            )
+        self._check_training_form("warm_start")
         self._check_built("warm_start")
         epochs = check_integer("epochs", epochs)
         batch_size = check_integer("batch_size", batch_size)
@@ -324,6 +314,14 @@ class CodeEmbeddingBase(keras.layers.Layer):
                 trainable=False,
             )
             setattr(self, name, weight)
+
+    def _check_training_form(self, method):
+        if not self.learn_codes:
+            raise ValueError(
+                f"`{method}()` needs a layer in the training form, but the "
+                f"codes of layer '{self.name}' are already frozen. "
+                f"Received: learn_codes={self.learn_codes}"
+            )
 
     def _check_built(self, method):
         if not self.built:
