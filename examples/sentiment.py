@@ -222,7 +222,6 @@ def train_variant(
     """
     keras.utils.set_random_seed(seed)
     vocabulary_size, dim = table.shape
-    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
     if kind == "glove_embedding":
         layer = keras.layers.Embedding(
             vocabulary_size,
@@ -279,6 +278,7 @@ def train_variant(
     if warm_start_epochs:
         layer.warm_start(warm_start_epochs)
     model = build_classifier(layer)
+    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
     if baseline is not None:
         for target, source in zip(model.layers, baseline.layers):
             if target is not layer:
