@@ -169,19 +169,19 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     ):
         code_lengths = _check_code_lengths(code_lengths)
         super().__init__(
-            input_dim,
-            output_dim,
-            max(code_lengths),
-            codebook_size,
-            embeddings_initializer,
-            codebooks_initializer,
-            mask_zero,
-            learn_codes,
-            train_embeddings,
-            hidden_units,
-            temperature,
-            True,
-            seed,
+            input_dim=input_dim,
+            output_dim=output_dim,
+            num_codebooks=max(code_lengths),
+            codebook_size=codebook_size,
+            embeddings_initializer=embeddings_initializer,
+            codebooks_initializer=codebooks_initializer,
+            mask_zero=mask_zero,
+            learn_codes=learn_codes,
+            train_embeddings=train_embeddings,
+            hidden_units=hidden_units,
+            temperature=temperature,
+            straight_through=True,
+            seed=seed,
             **kwargs,
         )
         self.code_lengths = code_lengths
