@@ -10,7 +10,8 @@ import threadpoolctl
 
 from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression import local_search
-from keras_dccl.compression.gumbel_training import GumbelSettings
+from keras_dccl.compression.gumbel_settings import GumbelSettings
+from keras_dccl.compression.progress_bar import ProgressBar
 from keras_dccl.compression.residual_kmeans import residual_encode
 from keras_dccl.compression.residual_kmeans import residual_kmeans
 from keras_dccl.utils.argument_checks import check_integer
@@ -408,14 +409,8 @@ class _Job:
     def _progress(self, target, unit):
         if not self.verbose:
             return None
-        import keras
-
         self._say(f"{target} {unit} at most:")
-        return keras.utils.Progbar(
-            target,
-            unit_name=unit.rstrip("s"),
-            stateful_metrics=["loss", "val_distance"],
-        )
+        return ProgressBar(target, unit_name=unit.rstrip("s"))
 
     def _say(self, message):
         if self.verbose:
