@@ -116,6 +116,7 @@ def compress(
     seed=0,
     checkpoint_path=None,
     verbose=1,
+    weights=None,
 ):
     """Learns discrete codes and codebooks for an embedding table.
 
@@ -142,12 +143,21 @@ def compress(
             saved there as the job goes; a job started again with the same
             path and arguments resumes where it stopped. Removed on success.
         verbose: 0 silent, 1 progress bars.
+        weights: Optional non-negative float array (V,), how much each row
+            counts, for example its word's frequency in a corpus. The codes
+            and codebooks then minimise the weighted squared error (the
+            codebook updates and the early stopping are weighted; each row's
+            codes are still its own best choice). None: every row counts
+            the same.
 
     Returns:
         A `CompressedEmbedding`, its metadata holding the recipe, the seed,
-        the metrics over all rows and the wall time.
+        the metrics over all rows (with weights, also
+        `"weighted_mean_distance"` and `"weighted_mean_squared_error"`) and
+        the wall time.
     """
     vectors = _check_vectors(vectors)
+    weights = _check_weights(weights, len(vectors))
     recipe_name, recipe = _check_recipe(recipe)
     check_integer("num_codebooks", num_codebooks, 1, 1 << 16)
     check_integer("codebook_size", codebook_size, 2, 256)
@@ -176,6 +186,7 @@ def compress(
         seed,
         checkpoint_path,
         verbose,
+        weights,
     )
     # The kernels are many small matrix products: BLAS threads only add
     # hand-off cost (6x slower on a busy 2-core machine) and make the
@@ -183,6 +194,8 @@ def compress(
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         codes, codebooks = job.run()
         metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
+        if weights is not None:
+            metrics.update(_weighted_metrics(vectors, codes, codebooks, weights))
     return CompressedEmbedding(
         codes,
         codebooks,
@@ -210,8 +223,10 @@ class _Job:
         seed,
         checkpoint_path,
         verbose,
+        weights=None,
     ):
         self.vectors = vectors
+        self.weights = weights
         self.num_codebooks = num_codebooks
         self.codebook_size = codebook_size
         self.recipe = recipe
@@ -225,6 +240,7 @@ class _Job:
             recipe,
             validation_split,
             seed,
+            None if weights is None else weights.tobytes(),
         )
         split_rng = np.random.default_rng([seed, 0])
         held_out = int(round(validation_split * len(vectors)))
@@ -233,6 +249,10 @@ class _Job:
         self.training_rows = np.sort(order[held_out:])
         self.training = vectors[self.training_rows]
         self.validation = vectors[self.validation_rows]
+        self.training_weights = self.validation_weights = None
+        if weights is not None:
+            self.training_weights = weights[self.training_rows]
+            self.validation_weights = weights[self.validation_rows]
         self.seconds = 0.0
 
     def run(self):
@@ -246,7 +266,9 @@ class _Job:
             self._search(state, arrays)
         codes, codebooks = arrays["codes"], arrays["codebooks"]
         if self.recipe.refit:
-            local_search.update_codebooks(self.vectors, codes, codebooks)
+            local_search.update_codebooks(
+                self.vectors, codes, codebooks, weights=self.weights
+            )
             local_search.search_codes(
                 self.vectors, codes, codebooks, self._rng(state), 0
             )
@@ -303,6 +325,7 @@ class _Job:
                 self.codebook_size,
                 self.recipe.kmeans_iterations,
                 rng,
+                self.training_weights,
             )
             arrays["codebooks"] = codebooks
             arrays["codes"] = residual_encode(self.vectors, codebooks)
@@ -329,8 +352,10 @@ class _Job:
         validation = self._validation_vectors()
         progress = self._progress(settings.epochs, "epochs")
         for epoch in range(state["step"], settings.epochs):
-            loss = learner.train_epoch(self.training, epoch, rng)
-            distance = learner.mean_distance(validation)
+            loss = learner.train_epoch(
+                self.training, epoch, rng, self.training_weights
+            )
+            distance = learner.mean_distance(*validation)
             if distance < state.get("best", np.inf) * (1 - 1e-4):
                 state.update(best=distance, wait=0)
                 best_weights = learner.get_state()
@@ -364,16 +389,20 @@ class _Job:
             "codebooks": arrays.get("best_codebooks", codebooks.copy()),
         }
         training, validation = self.training, self.validation
+        training_weights = self.training_weights
         perturbations = max(1, self.num_codebooks // 8)
         progress = self._progress(recipe.search_iterations, "iterations")
         for step in range(state["step"], recipe.search_iterations):
             training_codes = codes[self.training_rows]
-            local_search.update_codebooks(training, training_codes, codebooks)
+            local_search.update_codebooks(
+                training, training_codes, codebooks, weights=training_weights
+            )
             local_search.search_codes(
                 training, training_codes, codebooks, rng, perturbations
             )
             codes[self.training_rows] = training_codes
             monitored, monitored_codes = training, training_codes
+            monitored_weights = training_weights
             if len(validation):
                 monitored_codes = codes[self.validation_rows]
                 local_search.search_codes(
@@ -381,7 +410,10 @@ class _Job:
                 )
                 codes[self.validation_rows] = monitored_codes
                 monitored = validation
-            distance = _mean_distance(monitored, monitored_codes, codebooks)
+                monitored_weights = self.validation_weights
+            distance = _mean_distance(
+                monitored, monitored_codes, codebooks, monitored_weights
+            )
             if distance < state.get("best", np.inf) * (1 - 1e-4):
                 state.update(best=distance, wait=0)
                 best = {"codes": codes.copy(), "codebooks": codebooks.copy()}
@@ -404,7 +436,10 @@ class _Job:
         self._next_stage(state, arrays, rng)
 
     def _validation_vectors(self):
-        return self.validation if len(self.validation) else self.training
+        """The rows that drive early stopping, and their weights."""
+        if len(self.validation):
+            return self.validation, self.validation_weights
+        return self.training, self.training_weights
 
     def _progress(self, target, unit):
         if not self.verbose:
@@ -417,9 +452,26 @@ class _Job:
             print(message, flush=True)
 
 
-def _mean_distance(vectors, codes, codebooks):
-    residual = vectors - reconstruct(codes, codebooks)
-    return float(np.linalg.norm(residual, axis=1).mean())
+def _mean_distance(vectors, codes, codebooks, weights=None):
+    distances = np.sqrt(local_search.squared_errors(vectors, codes, codebooks))
+    return float(np.average(distances, weights=_usable(weights)))
+
+
+def _usable(weights):
+    # np.average refuses weights that sum to zero (no weighted row held out).
+    return None if weights is None or not weights.sum() > 0 else weights
+
+
+def _weighted_metrics(vectors, codes, codebooks, weights):
+    squared = local_search.squared_errors(vectors, codes, codebooks)
+    return {
+        "weighted_mean_distance": float(
+            np.average(np.sqrt(squared), weights=weights)
+        ),
+        "weighted_mean_squared_error": float(
+            np.average(squared, weights=weights) / vectors.shape[1]
+        ),
+    }
 
 
 def _array_list(arrays, prefix):
@@ -454,6 +506,28 @@ def _check_vectors(vectors):
     if not np.isfinite(vectors).all():
         raise ValueError("`vectors` holds NaN or Inf values.")
     return vectors
+
+
+def _check_weights(weights, num_rows):
+    if weights is None:
+        return None
+    array = np.asarray(weights, dtype=np.float64)
+    if array.shape != (num_rows,):
+        raise ValueError(
+            f"`weights` must hold one number per row, shape ({num_rows},). "
+            f"Received: weights with shape {array.shape}"
+        )
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(
+            "`weights` must be finite and non-negative. "
+            f"Received: weights with minimum {array.min()}"
+        )
+    if not array.sum() > 0:
+        raise ValueError(
+            "`weights` must not all be zero. Received: weights summing to 0"
+        )
+    # Scaled to mean 1: the same objective, in a comfortable float32 range.
+    return (array * (num_rows / array.sum())).astype(np.float32)
 
 
 def _check_recipe(recipe):

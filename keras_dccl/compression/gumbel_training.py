@@ -86,18 +86,23 @@ class GumbelCodeLearner:
         ]
         return np.concatenate(parts).astype(np.int32)
 
-    def mean_distance(self, vectors):
-        """Mean Euclidean distance of the hard-code reconstruction."""
+    def mean_distance(self, vectors, weights=None):
+        """Mean (or weighted mean) Euclidean distance of the hard codes."""
         residual = vectors - reconstruct(self.codes(vectors), self.codebooks)
-        return float(np.linalg.norm(residual, axis=1).mean())
+        distances = np.linalg.norm(residual, axis=1)
+        if weights is None or not weights.sum() > 0:
+            return float(distances.mean())
+        return float(np.average(distances, weights=weights))
 
-    def train_epoch(self, vectors, epoch, rng):
+    def train_epoch(self, vectors, epoch, rng, weights=None):
         """One epoch over `vectors` in an order drawn from `rng`."""
         self.encoder.temperature.assign(temperature_at(self.settings, epoch))
-        shuffled = vectors[rng.permutation(len(vectors))]
+        order = rng.permutation(len(vectors))
+        shuffled = vectors[order]
         history = self.model.fit(
             shuffled,
             shuffled,
+            sample_weight=None if weights is None else weights[order],
             batch_size=self.settings.batch_size,
             epochs=1,
             shuffle=False,

@@ -27,14 +27,20 @@ def squared_errors(vectors, codes, codebooks, chunk_size=16384):
     return errors
 
 
-def update_codebooks(vectors, codes, codebooks, passes=2):
-    """Block-coordinate least squares over the codebooks (in place)."""
+def update_codebooks(vectors, codes, codebooks, passes=2, weights=None):
+    """Block-coordinate least squares over the codebooks (in place).
+
+    With `weights` (one non-negative number per row), the weighted least
+    squares: each row's squared error counts `weights[row]` times.
+    """
     residual = reconstruct(codes, codebooks)
     np.subtract(vectors, residual, out=residual)
     for _ in range(passes):
         for m in range(codebooks.shape[0]):
             residual += codebooks[m][codes[:, m]]
-            codebooks[m] = cluster_means(residual, codes[:, m], codebooks[m])
+            codebooks[m] = cluster_means(
+                residual, codes[:, m], codebooks[m], weights
+            )
             residual -= codebooks[m][codes[:, m]]
     return codebooks
 

@@ -11,8 +11,11 @@ def nearest(points, centroids):
     return scores.argmin(axis=1)
 
 
-def kmeans(points, num_clusters, iterations, rng):
+def kmeans(points, num_clusters, iterations, rng, weights=None):
     """Lloyd's k-means, seeded by `rng`; empty clusters keep their centroid.
+
+    With `weights` (non-negative, one per point), each centroid is the
+    weighted mean of its points: the weighted squared error falls.
 
     Returns:
         `(centroids, assignment)`: float32 (num_clusters, D) and int (N,).
@@ -21,26 +24,31 @@ def kmeans(points, num_clusters, iterations, rng):
     centroids = points[np.sort(start)].astype(np.float32)
     for _ in range(iterations):
         assignment = nearest(points, centroids)
-        centroids = cluster_means(points, assignment, centroids)
+        centroids = cluster_means(points, assignment, centroids, weights)
     return centroids, nearest(points, centroids)
 
 
-def cluster_means(points, assignment, previous):
+def cluster_means(points, assignment, previous, weights=None):
     """Mean of the points of each cluster; `previous` where a cluster is empty.
 
     Computed as a one-hot matrix product (fast, no Python loop over points).
+    With `weights`, the weighted mean (a cluster of zero weight is empty).
     """
     num_clusters = previous.shape[0]
     one_hot = np.zeros((len(points), num_clusters), np.float32)
-    one_hot[np.arange(len(points)), assignment] = 1.0
+    one_hot[np.arange(len(points)), assignment] = (
+        1.0 if weights is None else weights
+    )
     counts = one_hot.sum(axis=0)
     sums = one_hot.T @ points
-    means = sums / np.maximum(counts, 1.0)[:, None]
+    means = sums / np.where(counts > 0, counts, 1.0)[:, None]
     return np.where(counts[:, None] > 0, means, previous).astype(np.float32)
 
 
-def residual_kmeans(vectors, num_codebooks, codebook_size, iterations, rng):
-    """Residual (stage-wise) k-means.
+def residual_kmeans(
+    vectors, num_codebooks, codebook_size, iterations, rng, weights=None
+):
+    """Residual (stage-wise) k-means, weighted by `weights` if given.
 
     Stage m clusters what stages 0..m-1 left unexplained. This is the
     baseline the learned recipes start from.
@@ -55,7 +63,7 @@ def residual_kmeans(vectors, num_codebooks, codebook_size, iterations, rng):
     codes = np.zeros((len(vectors), num_codebooks), np.uint8)
     for m in range(num_codebooks):
         codebooks[m], codes[:, m] = kmeans(
-            residual, codebook_size, iterations, rng
+            residual, codebook_size, iterations, rng, weights
         )
         residual -= codebooks[m][codes[:, m]]
     return codes, codebooks
