@@ -22,6 +22,7 @@ def test_compress_glove_example_runs(tmp_path, monkeypatch, capsys):
     assert os.path.exists(tmp_path / "glove-codes.npz")
 
 
+@pytest.mark.slow
 def test_sentiment_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_DCCL_SENTIMENT_SENTENCES", "1500")
     monkeypatch.setenv("KERAS_DCCL_SENTIMENT_EPOCHS", "2")
