@@ -12,11 +12,24 @@ from keras_dccl.utils.code_packing import bits_per_code
 from keras_dccl.utils.code_packing import pack_codes
 from keras_dccl.utils.code_packing import packed_width
 from keras_dccl.utils.code_packing import unpack_codes
+from keras_dccl.utils.npz_file import member_names
+from keras_dccl.utils.npz_file import open_npz
+from keras_dccl.utils.npz_file import read_member
 from keras_dccl.utils.reconstruct import reconstruct
 
 FORMAT_NAME = "keras-dccl"
-FORMAT_VERSION = 1
+# Version 2 stores the vocabulary as UTF-8 bytes plus offsets and extends the
+# checksum over the metadata; version 1 files still load.
+FORMAT_VERSION = 2
+_READ_VERSIONS = (1, 2)
 _HEADER_SIZES = ("num_words", "num_codebooks", "codebook_size", "output_dim")
+# Room for the `.npy` header of a member, beside its data.
+_NPY_HEADER_BYTES = 1 << 16
+# Largest JSON metadata read, and the widest word of a version 1 vocabulary.
+_MAX_METADATA_BYTES = 64 << 20
+_MAX_V1_WORD_CHARACTERS = 4096
+# Metrics of the metadata that `summary` labels as measured over all rows.
+_ALL_ROWS_METRICS = ("mean_distance", "mean_squared_error")
 
 
 class ArtifactError(ValueError):
@@ -43,13 +56,22 @@ class CompressedEmbedding:
       `codebook_size <= 16`).
     - `"codebooks"`: float32, shape `(num_codebooks, codebook_size,
       output_dim)`.
-    - `"vocabulary"`: fixed-width unicode, shape `(num_words,)`; absent when
+    - `"vocabulary_bytes"`: uint8, the words in UTF-8, one after the other,
+      and `"vocabulary_offsets"`: int64, shape `(num_words + 1,)`, where word
+      `i` is `vocabulary_bytes[offsets[i]:offsets[i + 1]]`; both absent when
       there is no vocabulary.
     - `"metadata"`: a 0-d unicode array holding a JSON object with `format`
-      (`"keras-dccl"`), `format_version` (1), the four sizes, `packed`, the
+      (`"keras-dccl"`), `format_version` (2), the four sizes, `packed`, the
       user metadata under `extra`, and `checksum`: the SHA-256 hex digest of
       the stored codes bytes, then the little-endian codebooks bytes, then
-      each word in UTF-8 followed by a NUL byte.
+      each word in UTF-8 followed by a NUL byte, then the metadata object
+      without `checksum` as JSON with sorted keys (`json.dumps(...,
+      sort_keys=True)`), in UTF-8.
+
+    `load` reads only these members, checks each one's declared size before
+    inflating it, and also reads version 1 files (vocabulary as a
+    fixed-width unicode array `"vocabulary"`, checksum without the
+    metadata).
 
     Args:
         codes: Integer array of shape `(num_words, num_codebooks)` with values
@@ -328,11 +350,19 @@ class CompressedEmbedding:
             "output_dim": self.output_dim,
             "packed": self.codebook_size <= NIBBLE_CODEBOOK_SIZE,
             "extra": self._metadata,
-            "checksum": _checksum(codes, self._codebooks, self._vocabulary),
         }
+        header["checksum"] = _checksum(
+            codes, self._codebooks, self._vocabulary, header
+        )
         arrays = {"codes": codes, "codebooks": self._codebooks}
         if self._vocabulary is not None:
-            arrays["vocabulary"] = np.array(self._vocabulary, dtype=str)
+            encoded = [word.encode("utf-8") for word in self._vocabulary]
+            offsets = np.zeros(len(encoded) + 1, dtype="<i8")
+            np.cumsum([len(word) for word in encoded], out=offsets[1:])
+            arrays["vocabulary_bytes"] = np.frombuffer(
+                b"".join(encoded), dtype=np.uint8
+            )
+            arrays["vocabulary_offsets"] = offsets
         arrays["metadata"] = np.array(json.dumps(header))
         with atomic_path(path) as temporary:
             # A file object, because `np.savez` appends ".npz" to names.
@@ -350,12 +380,15 @@ class CompressedEmbedding:
         """
         path = os.fspath(path)
         try:
-            arrays = _read_arrays(path)
-            header = _read_header(arrays["metadata"])
+            with open_npz(path) as archive:
+                header, arrays = _read_arrays(archive)
             codes, codebooks, vocabulary = _check_arrays(arrays, header)
             return cls(codes, codebooks, vocabulary, header["extra"])
         except ValueError as error:
             raise ArtifactError(f"{path}: {error}") from error
+        except OSError as error:
+            reason = error.strerror or error
+            raise ArtifactError(f"{path}: cannot read the file: {reason}")
 
     def summary(self):
         """Returns a multi-line description for humans."""
@@ -373,6 +406,8 @@ class CompressedEmbedding:
             + ("yes" if self._vocabulary is not None else "no"),
         ]
         for key, value in self._metadata.items():
+            if key.endswith(_ALL_ROWS_METRICS):
+                key += " (all rows)"  # Progress bars show held-out rows.
             lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
         return "\n".join(lines)
 
@@ -386,35 +421,92 @@ class CompressedEmbedding:
         )
 
 
-def _checksum(packed_codes, codebooks, vocabulary):
-    """SHA-256 hex digest of the stored arrays (see `CompressedEmbedding`)."""
+def _checksum(packed_codes, codebooks, vocabulary, header):
+    """SHA-256 hex digest of the stored arrays (see `CompressedEmbedding`).
+
+    Version 1 files cover the arrays only; later versions also cover the
+    metadata (`header` without its checksum).
+    """
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(packed_codes).tobytes())
     digest.update(np.ascontiguousarray(codebooks, dtype="<f4").tobytes())
     for word in vocabulary or ():
         digest.update(word.encode("utf-8") + b"\0")
+    if header["format_version"] >= 2:
+        covered = {key: header[key] for key in header if key != "checksum"}
+        digest.update(json.dumps(covered, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
 
 
-def _read_arrays(path):
-    """Returns the arrays of the `.npz` file at `path` as a dict."""
-    if not os.path.isfile(path):
-        raise ValueError("no such file")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with data:
-            arrays = {key: data[key] for key in data.files}
-    except Exception as error:  # Any parse failure is the file's fault.
-        reason = (str(error).splitlines() or [""])[0]
-        raise ValueError(
-            f"not a readable .npz file ({type(error).__name__}: {reason})"
-        ) from error
+def _read_arrays(archive):
+    """Reads the header, then the members it defines, sizes checked first.
+
+    Returns `(header, arrays)`; other members of the archive are not read.
+    """
+    names = member_names(archive)
     for key in ("codes", "codebooks", "metadata"):
-        if key not in arrays:
+        if key not in names:
             raise ValueError(f"missing array {key!r}")
-    return arrays
+    header = _read_header(
+        read_member(archive, "metadata", _MAX_METADATA_BYTES)
+    )
+    num_words, num_codebooks, codebook_size, output_dim = (
+        header[key] for key in _HEADER_SIZES
+    )
+    width = packed_width(num_codebooks, codebook_size)
+    limits = {
+        "codes": num_words * width,
+        "codebooks": num_codebooks * codebook_size * output_dim * 4,
+    }
+    if header["format_version"] == 1:
+        limits["vocabulary"] = num_words * 4 * _MAX_V1_WORD_CHARACTERS
+    else:
+        limits["vocabulary_offsets"] = (num_words + 1) * 8
+    arrays = {
+        key: read_member(archive, key, limit + _NPY_HEADER_BYTES)
+        for key, limit in limits.items()
+        if key in names
+    }
+    if "vocabulary_offsets" in arrays:
+        offsets = _check_offsets(arrays["vocabulary_offsets"], num_words)
+        if "vocabulary_bytes" not in names:
+            raise ValueError("missing array 'vocabulary_bytes'")
+        arrays["vocabulary_bytes"] = read_member(
+            archive, "vocabulary_bytes", int(offsets[-1]) + _NPY_HEADER_BYTES
+        )
+    elif "vocabulary_bytes" in names:
+        raise ValueError("missing array 'vocabulary_offsets'")
+    return header, arrays
+
+
+def _check_offsets(offsets, num_words):
+    if offsets.dtype != np.dtype("<i8") or offsets.shape != (num_words + 1,):
+        raise ValueError(
+            f"vocabulary_offsets have dtype {offsets.dtype} and shape "
+            f"{offsets.shape}, expected int64 and {(num_words + 1,)} from "
+            "the metadata"
+        )
+    if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        raise ValueError("vocabulary_offsets must start at 0 and not decrease")
+    return offsets
+
+
+def _decode_vocabulary(data, offsets):
+    """The words of a version 2 vocabulary: UTF-8 bytes cut at `offsets`."""
+    if data.dtype != np.uint8 or data.shape != (offsets[-1],):
+        raise ValueError(
+            f"vocabulary_bytes have dtype {data.dtype} and shape "
+            f"{data.shape}, expected uint8 and {(int(offsets[-1]),)} from "
+            "vocabulary_offsets"
+        )
+    data = data.tobytes()
+    try:
+        return [
+            data[start:end].decode("utf-8")
+            for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+        ]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"vocabulary is not valid UTF-8 ({error})") from None
 
 
 def _read_header(metadata):
@@ -431,10 +523,11 @@ def _read_header(metadata):
         raise ValueError(
             f"not a {FORMAT_NAME} artifact (format={header.get('format')!r})"
         )
-    if header.get("format_version") != FORMAT_VERSION:
+    version = header.get("format_version")
+    if isinstance(version, bool) or version not in _READ_VERSIONS:
         raise ValueError(
-            f"unsupported format_version={header.get('format_version')!r}, "
-            f"this version of keras-dccl reads {FORMAT_VERSION}"
+            f"unsupported format_version={version!r}, this version of "
+            f"keras-dccl reads {' and '.join(map(str, _READ_VERSIONS))}"
         )
     for key in _HEADER_SIZES:
         value = header.get(key)
@@ -460,7 +553,6 @@ def _check_arrays(arrays, header):
     )
     codes = arrays["codes"]
     codebooks = arrays["codebooks"]
-    vocabulary = arrays.get("vocabulary")
     width = packed_width(num_codebooks, codebook_size)
     if codes.dtype != np.uint8 or codes.shape != (num_words, width):
         raise ValueError(
@@ -479,6 +571,7 @@ def _check_arrays(arrays, header):
             f"metadata packed={header['packed']} contradicts "
             f"codebook_size={codebook_size}"
         )
+    vocabulary = arrays.get("vocabulary")
     if vocabulary is not None:
         if vocabulary.dtype.kind != "U" or vocabulary.shape != (num_words,):
             raise ValueError(
@@ -487,7 +580,11 @@ def _check_arrays(arrays, header):
                 "from the metadata"
             )
         vocabulary = vocabulary.tolist()
-    if _checksum(codes, codebooks, vocabulary) != header["checksum"]:
+    if "vocabulary_offsets" in arrays:
+        vocabulary = _decode_vocabulary(
+            arrays["vocabulary_bytes"], arrays["vocabulary_offsets"]
+        )
+    if _checksum(codes, codebooks, vocabulary, header) != header["checksum"]:
         raise ValueError("checksum mismatch, the file is corrupted")
     codes = unpack_codes(codes, num_codebooks, codebook_size)
     return codes, codebooks, vocabulary

@@ -50,12 +50,31 @@ def with_header(arrays, **changes):
     return dict(arrays, metadata=np.array(json.dumps(header(arrays) | changes)))
 
 
+def reference_words(arrays):
+    """The words of a stored vocabulary (either format version), or []."""
+    if "vocabulary" in arrays:
+        return arrays["vocabulary"].tolist()
+    data = arrays.get("vocabulary_bytes", np.zeros(0, np.uint8)).tobytes()
+    offsets = arrays.get("vocabulary_offsets", [0]).tolist()
+    return [data[a:b].decode("utf-8") for a, b in zip(offsets, offsets[1:])]
+
+
 def reference_checksum(arrays):
     """The documented checksum, computed independently of the package."""
     data = arrays["codes"].tobytes() + arrays["codebooks"].tobytes()
-    for word in arrays["vocabulary"].tolist():
+    for word in reference_words(arrays):
         data += word.encode("utf-8") + b"\0"
+    covered = header(arrays)
+    if covered["format_version"] >= 2:
+        covered.pop("checksum", None)
+        data += json.dumps(covered, sort_keys=True).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def with_checksum(arrays, **changes):
+    """`with_header`, then the checksum recomputed (a consistent edit)."""
+    arrays = with_header(arrays, **changes)
+    return with_header(arrays, checksum=reference_checksum(arrays))
 
 
 def test_reconstruct_matches_reference():
@@ -215,14 +234,23 @@ def test_file_contents(embedding, tmp_path):
         embedding.codes[:, 0] | embedding.codes[:, 1] << 4,
     )
     assert arrays["codebooks"].dtype == np.float32
-    assert arrays["vocabulary"].dtype.kind == "U"
+    assert arrays["vocabulary_bytes"].dtype == np.uint8
+    assert arrays["vocabulary_bytes"].tobytes() == "".join(WORDS).encode()
+    assert arrays["vocabulary_offsets"].dtype == np.int64
+    assert arrays["vocabulary_offsets"].tolist() == [
+        len("".join(WORDS[:i]).encode()) for i in range(len(WORDS) + 1)
+    ]
+    assert sorted(arrays) == [
+        "codebooks", "codes", "metadata", "vocabulary_bytes",
+        "vocabulary_offsets",
+    ]  # fmt: skip
     assert arrays["metadata"].shape == ()
     assert embedding.size_bytes == (
         arrays["codes"].nbytes + arrays["codebooks"].nbytes
     )
     assert header(arrays) == {
         "format": "keras-dccl",
-        "format_version": 1,
+        "format_version": 2,
         "num_words": 7,
         "num_codebooks": 5,
         "codebook_size": 10,
@@ -257,15 +285,13 @@ def corrupt_codebooks(arrays):
 def out_of_range_codes(arrays):
     codes = arrays["codes"].copy()
     codes[0, 0] = 0xCC  # Code 12 in both nibbles, with codebook_size 10.
-    arrays = dict(arrays, codes=codes)
-    return with_header(arrays, checksum=reference_checksum(arrays))
+    return with_checksum(dict(arrays, codes=codes))
 
 
 def infinite_codebooks(arrays):
     codebooks = arrays["codebooks"].copy()
     codebooks[1, 2, 0] = np.inf
-    arrays = dict(arrays, codebooks=codebooks)
-    return with_header(arrays, checksum=reference_checksum(arrays))
+    return with_checksum(dict(arrays, codebooks=codebooks))
 
 
 def without(key):
@@ -278,13 +304,22 @@ def without(key):
         (corrupt_codebooks, "checksum mismatch"),
         (without("codebooks"), "missing array 'codebooks'"),
         (without("metadata"), "missing array 'metadata'"),
-        (lambda a: with_header(a, format_version=2), "format_version=2"),
+        (lambda a: with_header(a, format_version=3), "format_version=3"),
+        (lambda a: with_header(a, extra={"x": 1}), "checksum mismatch"),
         (lambda a: with_header(a, format="other"), "not a keras-dccl"),
-        (lambda a: with_header(a, num_words=8), r"codes have .*\(8, 3\)"),
+        (lambda a: with_header(a, num_words=8), r"\(8,\), expected .*\(9,\)"),
         (lambda a: with_header(a, output_dim=4), r"codebooks have .*\(5, 10"),
         (lambda a: with_header(a, packed=False), "packed=False"),
         (lambda a: with_header(a, codebook_size=300), "at most 256"),
-        (lambda a: dict(a, vocabulary=a["vocabulary"][:-1]), "vocabulary"),
+        (
+            lambda a: dict(a, vocabulary_offsets=a["vocabulary_offsets"][:-1]),
+            r"vocabulary_offsets have .*\(8,\)",
+        ),
+        (without("vocabulary_bytes"), "missing array 'vocabulary_bytes'"),
+        (
+            lambda a: dict(a, vocabulary_bytes=a["vocabulary_bytes"][:-1]),
+            "vocabulary_bytes",
+        ),
         (lambda a: dict(a, metadata=np.array("{")), "not valid JSON"),
         (out_of_range_codes, r"codes in \[0, 12\]"),
         (infinite_codebooks, "finite"),
@@ -304,7 +339,9 @@ def test_load_rejects_bad_content(embedding, tmp_path, change, message):
     "write, message",
     [
         (None, "no such file"),
-        (lambda path: path.write_text("hello\n"), "not a readable .npz"),
+        (lambda path: path.write_text("hello\n"), "not an .npz.*text"),
+        (lambda path: path.write_bytes(b""), "empty"),
+        (lambda path: (path.unlink(), path.mkdir()), "is a directory"),
         (lambda path: write_npy(path, np.zeros(3)), "not an .npz archive"),
         (
             lambda path: path.write_bytes(path.read_bytes()[:300]),

@@ -7,14 +7,17 @@ import numpy as np
 
 from keras_dccl.readers.vector_file_error import VectorFileError
 from keras_dccl.utils.argument_checks import check_integer
+from keras_dccl.utils.npz_file import NPY_MAGIC
+from keras_dccl.utils.npz_file import ZIP_MAGIC
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec_binary", "npy")
 
 # Longest token quoted in an error message.
 _QUOTE_LENGTH = 20
-# Longest word of a binary word2vec file (a guard against reading a corrupt
-# file as one word).
+# Longest word, in UTF-8 bytes, of any format: longer ones are refused as
+# corrupt (in binary word2vec, a guard against reading the file as one word).
 _MAX_WORD_BYTES = 4096
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
 def read_vectors(path, vocabulary_path=None, format="auto", max_words=None):
@@ -36,9 +39,11 @@ def read_vectors(path, vocabulary_path=None, format="auto", max_words=None):
       `"word2vec_binary"`; any other file is text: `"word2vec"` if its first
       line holds two integers, else `"glove"`.
 
-    Text and binary files ending in `.gz` are decompressed on the fly. Fields
-    are separated by ASCII whitespace, so words may hold any other character
-    (such as a non-breaking space). Values are stored as float32.
+    Text and binary files ending in `.gz` are decompressed on the fly. Text
+    is UTF-8; a leading byte-order mark is skipped. Fields are separated by
+    ASCII whitespace, so words may hold any other character (such as a
+    non-breaking space). Words longer than 4096 UTF-8 bytes are refused.
+    Values are stored as float32.
 
     Args:
         path: String or path-like. The vectors file.
@@ -147,9 +152,17 @@ def _read_word2vec_binary(path, limit):
 
 
 def _first_line(path, file):
-    line = file.readline()
+    """The first line, without a UTF-8 byte-order mark."""
+    line = file.readline().removeprefix(_BYTE_ORDER_MARK)
     if not line:
         raise VectorFileError(path, "The file is empty.", line=1)
+    if line.startswith(ZIP_MAGIC) or line.startswith(NPY_MAGIC):
+        kind = "a zip (.npz)" if line.startswith(ZIP_MAGIC) else "a .npy"
+        raise VectorFileError(
+            path,
+            f"This is {kind} file, not a text or word2vec vectors file; a "
+            "keras-dccl artifact is read by `evaluate` and `info`.",
+        )
     return line
 
 
@@ -305,6 +318,12 @@ def _collect(path, entries, dimension, limit, unit, first_position):
 
 def _add_word(path, first_seen, word, unit, position):
     """Decodes `word` and records where it first appeared."""
+    if len(word) > _MAX_WORD_BYTES:
+        message = (
+            f"The word {_quote(word)} is {len(word):,} bytes long, over the "
+            f"limit of {_MAX_WORD_BYTES:,}; is the file corrupt?"
+        )
+        raise _error(path, message, unit, position)
     try:
         word = word.decode("utf-8")
     except UnicodeDecodeError:
@@ -321,6 +340,7 @@ def _add_word(path, first_seen, word, unit, position):
 
 
 def _read_npy(path, vocabulary_path, limit):
+    _check_npy_magic(path)
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except EOFError:
@@ -328,9 +348,6 @@ def _read_npy(path, vocabulary_path, limit):
     except (OSError, ValueError) as error:
         message = f"Cannot read the .npy file: {error}"
         raise VectorFileError(path, message) from None
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise VectorFileError(path, "Expected a .npy array, found an archive.")
     if array.dtype.kind != "f":
         raise VectorFileError(
             path, f"Expected floating-point values, found dtype {array.dtype}."
@@ -351,12 +368,30 @@ def _read_npy(path, vocabulary_path, limit):
     return words, vectors
 
 
+def _check_npy_magic(path):
+    with _reading(path) as file:
+        start = file.read(len(NPY_MAGIC))
+    if not start:
+        raise VectorFileError(path, "The file is empty.")
+    if start != NPY_MAGIC:
+        what = "a zip (.npz) archive" if start.startswith(ZIP_MAGIC) else (
+            "text or another format"
+        )
+        raise VectorFileError(
+            path,
+            f"Not a .npy array file: it does not start with the .npy "
+            f"signature (it looks like {what}).",
+        )
+
+
 def _read_vocabulary(path, array_path, count):
     """Reads one word per line; there must be `count` lines."""
     _check_file(path)
     first_seen = {}
     with _reading(path) as file:
         for number, line in enumerate(file, start=1):
+            if number == 1:
+                line = line.removeprefix(_BYTE_ORDER_MARK)
             _add_word(path, first_seen, line.rstrip(b"\r\n"), "line", number)
     if len(first_seen) != count:
         raise VectorFileError(
