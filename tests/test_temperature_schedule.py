@@ -122,6 +122,57 @@ class TemperatureScheduleTest(LayerTestCase):
         self.assertAllClose(layer.length_temperature, 0.5)
         self.assertAllClose(layer.encoder.temperature, 0.5)
 
+    def test_layers_return_their_temperature_variables(self):
+        adaptive = AdaptiveCodebookEmbedding(
+            INPUT_DIM, 4, code_lengths=(0, 2), codebook_size=4, seed=1
+        )
+        codebook = CodebookEmbedding(
+            INPUT_DIM, 4, num_codebooks=2, codebook_size=4, learn_codes=True
+        )
+        frozen = CodebookEmbedding(INPUT_DIM, 4, num_codebooks=2)
+        for layer in (adaptive, codebook, frozen, codebook.encoder):
+            self.assertEqual(layer.temperature_variables(), [])
+        classifier(adaptive, codebook, frozen)
+        self.assertEqual(
+            [v.path for v in adaptive.temperature_variables()],
+            [
+                adaptive.encoder.temperature.path,
+                adaptive.length_temperature.path,
+            ],
+        )
+        self.assertEqual(
+            [v.path for v in codebook.temperature_variables()],
+            [codebook.encoder.temperature.path],
+        )
+        self.assertEqual(frozen.temperature_variables(), [])
+        adaptive.freeze_codes()
+        self.assertEqual(adaptive.temperature_variables(), [])
+
+    def test_any_layer_with_temperature_variables(self):
+        class Tempered(keras.layers.Layer):
+            def build(self, input_shape):
+                self.tau = self.add_weight(
+                    shape=(), initializer="ones", trainable=False
+                )
+
+            def call(self, inputs):
+                return inputs / self.tau
+
+            def temperature_variables(self):
+                return [self.tau] if self.built else []
+
+        layer = Tempered()
+        word_ids = keras.Input(shape=(3,), dtype="int32")
+        vectors = keras.layers.Embedding(INPUT_DIM, 4)(word_ids)
+        outputs = keras.layers.GlobalAveragePooling1D()(layer(vectors))
+        model = keras.Model(word_ids, keras.layers.Dense(1)(outputs))
+        model.compile(optimizer="adam", loss="mse", jit_compile=False)
+        values, logged = self.fit(
+            model, TemperatureSchedule(start=2.0, end=0.5), [layer.tau], 3
+        )
+        self.assertAllClose(values[:, 0], [2.0, 1.0, 0.5])
+        self.assertAllClose(logged, [2.0, 1.0, 0.5])
+
     def test_model_without_gumbel_part(self):
         frozen = AdaptiveCodebookEmbedding(
             INPUT_DIM, 4, code_lengths=(1, 2), learn_codes=False

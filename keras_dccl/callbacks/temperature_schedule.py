@@ -1,9 +1,6 @@
 import keras
 
-from keras_dccl.layers.adaptive_codebook_embedding import (
-    AdaptiveCodebookEmbedding,
-)
-from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
+from keras_dccl.layers.gumbel_softmax import annealed_temperature
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_positive_float
 
@@ -12,14 +9,16 @@ class TemperatureSchedule(keras.callbacks.Callback):
     """Anneals the Gumbel-softmax temperatures of a model, epoch by epoch.
 
     At the beginning of each epoch, assigns the temperature (the papers' tau)
-    of every `GumbelSoftmaxEncoder` in the model, including the encoders of
-    `CodebookEmbedding` and `AdaptiveCodebookEmbedding` layers in the
-    training form, and the `length_temperature` of every
-    `AdaptiveCodebookEmbedding` in the training form. At the end of each
-    epoch, it writes the value into the logs, under `"temperature"`. A
-    model built by its first batch (a `Sequential` model without `Input`)
-    uses the temperatures given to its layers for that batch, and the
-    schedule's from the next one.
+    to every variable that the model's layers return from their
+    `temperature_variables()` method: the `temperature` of every
+    `GumbelSoftmaxEncoder`, including the encoders of `CodebookEmbedding`
+    and `AdaptiveCodebookEmbedding` layers in the training form, and the
+    `length_temperature` of every `AdaptiveCodebookEmbedding` in the
+    training form. A layer of your own takes part by defining that method.
+    At the end of each epoch, it writes the value into the logs, under
+    `"temperature"`. A model built by its first batch (a `Sequential` model
+    without `Input`) uses the temperatures given to its layers for that
+    batch, and the schedule's from the next one.
 
     By default, the temperature goes geometrically from `start`, in the
     first epoch, to `end`, in epoch `epochs - 1`, and stays at `end` after:
@@ -72,20 +71,12 @@ class TemperatureSchedule(keras.callbacks.Callback):
         self.temperature = None
         self._assigned = False
 
-    def on_train_begin(self, logs=None):
-        if not self._gumbel_layers():
-            raise ValueError(
-                "`TemperatureSchedule` needs a model with a Gumbel-softmax "
-                "part (a `GumbelSoftmaxEncoder`, or a `CodebookEmbedding` or "
-                "`AdaptiveCodebookEmbedding` in the training form). "
-                f"Received: model={self.model.name}"
-            )
-
     def on_epoch_begin(self, epoch, logs=None):
         if self.schedule is None:
             epochs = self.epochs or self.params["epochs"]
-            progress = min(epoch / max(epochs - 1, 1), 1.0)
-            self.temperature = self.start * (self.end / self.start) ** progress
+            self.temperature = annealed_temperature(
+                self.start, self.end, epoch, epochs
+            )
         else:
             self.temperature = check_positive_float(
                 "temperature", self.schedule(epoch)
@@ -103,23 +94,27 @@ class TemperatureSchedule(keras.callbacks.Callback):
 
     def _assign(self):
         """Assigns the temperature; returns whether all layers were built."""
-        layers = self._gumbel_layers()
-        for layer in layers:
-            if not layer.built:
-                continue
-            if isinstance(layer, GumbelSoftmaxEncoder):
-                layer.temperature.assign(self.temperature)
-            else:
-                layer.length_temperature.assign(self.temperature)
-        return all(layer.built for layer in layers)
-
-    def _gumbel_layers(self):
-        return [
+        layers = [
             layer
             for layer in self.model._flatten_layers()
-            if isinstance(layer, GumbelSoftmaxEncoder)
-            or (
-                isinstance(layer, AdaptiveCodebookEmbedding)
-                and layer.learn_codes
-            )
+            if hasattr(layer, "temperature_variables")
         ]
+        # A layer holding another (an embedding and its encoder) returns
+        # the same variable as the inner layer.
+        variables = {
+            id(variable): variable
+            for layer in layers
+            for variable in layer.temperature_variables()
+        }
+        built = all(layer.built for layer in layers)
+        if built and not variables:
+            raise ValueError(
+                "`TemperatureSchedule` needs a model with a Gumbel-softmax "
+                "part (a layer whose `temperature_variables()` returns "
+                "variables: a `GumbelSoftmaxEncoder`, or a "
+                "`CodebookEmbedding` or `AdaptiveCodebookEmbedding` in the "
+                f"training form). Received: model={self.model.name}"
+            )
+        for variable in variables.values():
+            variable.assign(self.temperature)
+        return built

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_dccl.export.model_embeddings import find_codebook_embeddings
 from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
 )
@@ -348,22 +349,6 @@ def _adaptive_layout(layer):
     """Each word's code length, and how many ids keep their number."""
     lengths = np.asarray(layer.code_lengths)[layer.compute_lengths()]
     return lengths, min(RESERVED_IDS, layer.input_dim)
-
-
-def find_codebook_embeddings(model):
-    """The code embedding layers of `model`; raises if there is none."""
-    embeddings = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, CodeEmbeddingBase)
-    ]
-    if not embeddings:
-        raise ValueError(
-            f"Model '{model.name}' holds no CodebookEmbedding or "
-            "AdaptiveCodebookEmbedding layer; export it with "
-            "`model.export(path, format='litert')` instead."
-        )
-    return embeddings
 
 
 def _input_name(tensor):

@@ -12,7 +12,7 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_dccl.export.export_litert import find_codebook_embeddings
+from keras_dccl.export.model_embeddings import find_codebook_embeddings
 from keras_dccl.text.word_tokenizer import PAD_ID
 from keras_dccl.text.word_tokenizer import UNK_TOKEN
 from keras_dccl.text.word_tokenizer import WordTokenizer

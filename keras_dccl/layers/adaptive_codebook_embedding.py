@@ -288,6 +288,12 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
             "codes": self.compute_codes(batch_size),
         }
 
+    def temperature_variables(self):
+        variables = super().temperature_variables()
+        if self.built and self.learn_codes:
+            variables.append(self.length_temperature)
+        return variables
+
     def compute_lengths(self):
         """Returns each word's position in `code_lengths`.
 

@@ -3,6 +3,7 @@ import numpy as np
 from keras import ops
 
 from keras_dccl.layers.codebook_decoder import CodebookDecoder
+from keras_dccl.layers.gumbel_softmax import annealed_temperature
 from keras_dccl.layers.gumbel_softmax_encoder import GumbelSoftmaxEncoder
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_positive_float
@@ -200,14 +201,16 @@ class CodeEmbeddingBase(keras.layers.Layer):
         Returns:
             The `keras.callbacks.History` of the fit.
         """
-        from keras_dccl.callbacks.temperature_schedule import (
-            TemperatureSchedule,
-        )
-
         self._check_training_form("warm_start")
         self._check_built("warm_start")
         epochs = check_integer("epochs", epochs)
         batch_size = check_integer("batch_size", batch_size)
+
+        def anneal(epoch, logs):
+            temperature = annealed_temperature(1.0, 0.1, epoch, epochs)
+            for variable in self.temperature_variables():
+                variable.assign(temperature)
+
         word_ids = keras.Input((), dtype="int32")
         model = keras.Model(word_ids, self(word_ids))
         trainable = self.embeddings.trainable
@@ -219,7 +222,9 @@ class CodeEmbeddingBase(keras.layers.Layer):
                 ops.convert_to_numpy(self.embeddings),
                 batch_size=batch_size,
                 epochs=epochs,
-                callbacks=[TemperatureSchedule(1.0, 0.1, epochs=epochs)],
+                callbacks=[
+                    keras.callbacks.LambdaCallback(on_epoch_begin=anneal)
+                ],
                 verbose=verbose,
             )
         finally:
@@ -252,6 +257,20 @@ class CodeEmbeddingBase(keras.layers.Layer):
             for start in range(0, self.input_dim, batch_size)
         ]
         return np.concatenate(parts).astype("uint8")
+
+    def temperature_variables(self):
+        """Returns the layer's Gumbel-softmax temperature variables.
+
+        Returns:
+            In the training form, once the layer is built, the encoder's
+            `temperature` (and the adaptive layer's `length_temperature`);
+            `[]` in the frozen form or before the layer is built.
+            `keras_dccl.TemperatureSchedule` assigns every variable that the
+            layers of a model return here.
+        """
+        if not (self.built and self.learn_codes):
+            return []
+        return self.encoder.temperature_variables()
 
     def compute_codebooks(self):
         """Returns the codebooks as a float32 NumPy array (M, K, D)."""

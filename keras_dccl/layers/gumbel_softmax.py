@@ -42,6 +42,15 @@ def gumbel_softmax(logits, temperature, seed_generator, epsilon, hard=False):
     return samples
 
 
+def annealed_temperature(start, end, epoch, epochs):
+    """The temperature of `epoch` (from 0) annealed from `start` to `end`.
+
+    Geometric: `start` in epoch 0, `end` in epoch `epochs - 1` and after.
+    """
+    progress = min(epoch / max(epochs - 1, 1), 1.0)
+    return start * (end / start) ** progress
+
+
 def add_temperature_weight(layer, name, value):
     """A non-trainable float32 scalar weight holding a temperature.
 

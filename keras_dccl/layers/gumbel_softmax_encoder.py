@@ -180,6 +180,16 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
             self.build(tuple(inputs.shape))
         return first_max_index(self._code_logits(inputs))
 
+    def temperature_variables(self):
+        """Returns the layer's temperature variables, for annealing.
+
+        Returns:
+            `[encoder.temperature]` once the layer is built, `[]` before.
+            `keras_dccl.TemperatureSchedule` assigns every variable that the
+            layers of a model return here.
+        """
+        return [self.temperature] if self.built else []
+
     def _code_logits(self, inputs):
         activations = self.logits_dense(self.hidden_dense(inputs))
         activations = ops.cast(activations, "float32")
