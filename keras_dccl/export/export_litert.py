@@ -17,7 +17,7 @@ from keras_dccl.utils.atomic_file import atomic_path
 from keras_dccl.utils.atomic_file import write_text_atomic
 from keras_dccl.utils.code_packing import NIBBLE_CODEBOOK_SIZE
 
-QUANTIZE_MODES = ("int8", "float16", "none", "full_int8")
+QUANTIZE_MODES = ("int8", "dynamic_int8", "float16", "none", "full_int8")
 # Ids that keep their number when an adaptive layer's ids are renumbered: the
 # "[PAD]" and "[UNK]" of a `WordTokenizer` vocabulary.
 RESERVED_IDS = 2
@@ -48,7 +48,11 @@ def export_litert(
             least one `CodebookEmbedding`.
         path: The `.tflite` file to write (atomically).
         quantize: "int8" (default): int8 codebooks with one scale per
-            codebook, the rest float32. "float16": every float weight,
+            codebook, the rest float32. "dynamic_int8": int8 codebooks,
+            and the rest of the model's weights int8 by TFLite's
+            dynamic-range quantization (float activations: for
+            transformers, whose other weights are half the file).
+            "float16": every float weight,
             codebooks included, stored as float16. "none": float32.
             "full_int8": full-integer post-training quantization of every op
             from `representative_inputs` (int8 output; the int32 id input
@@ -119,13 +123,22 @@ def export_litert(
         )
     # After every check: stripping encodes the whole vocabulary.
     stripped = strip_codebook_embeddings(
-        model, "int8" if quantize == "int8" else "float32", codebook_pairs
+        model,
+        "int8" if quantize in ("int8", "dynamic_int8") else "float32",
+        codebook_pairs,
     )
+    # One argument holding the model's input structure (a tensor, a list,
+    # or a dict by name as in KerasHub's backbones).
     signature = [
-        tf.TensorSpec(_fixed_shape(spec.shape, batch_size, sequence_length),
-                      tf.int32, name=_input_name(spec))
-        for spec in model.inputs
-    ]  # fmt: skip
+        keras.tree.map_structure(
+            lambda spec: tf.TensorSpec(
+                _fixed_shape(spec.shape, batch_size, sequence_length),
+                tf.int32,
+                name=_input_name(spec),
+            ),
+            model.input,
+        )
+    ]
     options = {
         "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     }
@@ -138,6 +151,8 @@ def export_litert(
         ]
         # Builtins plus tensorflow-text's custom ops only, still no Flex op.
         options["allow_custom_ops"] = True
+    if quantize == "dynamic_int8":
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         # TFLite's float16 weights: stored as float16, widened by DEQUANTIZE.
         options.update(

@@ -73,7 +73,13 @@ class CodebookEmbedding(CodeEmbeddingBase):
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
-        inputs: Integer tensor of word indices, of any shape.
+        inputs: Integer tensor of word indices, of any shape; with
+            `reverse=True`, a float tensor `(..., output_dim)`.
+        reverse: Boolean. If `True`, the layer returns the logits of
+            `inputs` against every word's decoded embedding,
+            `inputs @ table.T` of shape `(..., input_dim)`, as KerasHub's
+            `ReversibleEmbedding` does for tied output heads (masked and
+            causal language models). Defaults to `False`.
         training: Python boolean. In the training form, whether to use relaxed
             (training) or hard (inference) codes. Ignored by the frozen form.
 
@@ -161,7 +167,13 @@ class CodebookEmbedding(CodeEmbeddingBase):
             "reconstruction_weight", reconstruction_weight
         )
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, reverse=False, training=None):
+        if reverse:
+            table = self._decode_all(training)
+            logits = ops.matmul(
+                ops.cast(inputs, table.dtype), ops.transpose(table)
+            )
+            return ops.cast(logits, self.compute_dtype)
         inputs = self._ids(inputs)
         if self.learn_codes:
             vectors = ops.take(self.embeddings, inputs, axis=0)
@@ -178,6 +190,21 @@ class CodebookEmbedding(CodeEmbeddingBase):
             codes = ops.take(self.codes, inputs, axis=0)
             outputs = self.decoder(ops.cast(codes, "int32"))
         return ops.cast(outputs, self.compute_dtype)
+
+    def _decode_all(self, training):
+        """The decoded `(input_dim, output_dim)` table of every word."""
+        if self.learn_codes:
+            codes = self.encoder(self.embeddings, training=training)
+        else:
+            codes = ops.cast(self.codes, "int32")
+        return self.decoder(codes)
+
+    def compute_output_spec(self, inputs, reverse=False, training=None):
+        if reverse:
+            shape = (*inputs.shape[:-1], self.input_dim)
+        else:
+            shape = (*inputs.shape, self.output_dim)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

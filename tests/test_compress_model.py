@@ -1,0 +1,367 @@
+"""compress_model, reverse calls, distill and multi-input export."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_dccl
+from keras_dccl import CodebookEmbedding
+from keras_dccl.export import export_litert
+from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
+
+VOCABULARY = 200
+DIMENSION = 8
+LENGTH = 6
+OPTIONS = dict(num_codebooks=4, codebook_size=16, recipe="residual_kmeans")
+
+
+def decoded_table(layer):
+    """NumPy reference: the sum of each word's chosen codebook rows."""
+    codes = layer.compute_codes()
+    codebooks = layer.compute_codebooks()
+    return sum(
+        codebooks[m][codes[:, m]] for m in range(layer.num_codebooks)
+    )
+
+
+def sequential_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((LENGTH,), dtype="int32", name="ids"),
+            keras.layers.Embedding(VOCABULARY, DIMENSION, name="words"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(3, name="head"),
+        ]
+    )
+    return model
+
+
+def two_input_model():
+    keras.utils.set_random_seed(1)
+    token_ids = keras.Input((LENGTH,), dtype="int32", name="token_ids")
+    kinds = keras.Input((LENGTH,), dtype="int32", name="kind_ids")
+    words = keras.layers.Embedding(VOCABULARY, DIMENSION, name="words")
+    kind_table = keras.layers.Embedding(3, DIMENSION, name="kinds")
+    vectors = keras.layers.Add()([words(token_ids), kind_table(kinds)])
+    pooled = keras.layers.Dense(2, name="head")(
+        keras.layers.GlobalAveragePooling1D()(vectors)
+    )
+    return keras.Model(
+        {"token_ids": token_ids, "kind_ids": kinds},
+        {"vectors": vectors, "scores": pooled},
+    )
+
+
+def two_inputs(rows=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "token_ids": rng.integers(0, VOCABULARY, (rows, LENGTH), "int32"),
+        "kind_ids": rng.integers(0, 3, (rows, LENGTH), "int32"),
+    }
+
+
+def weights_by_name(model):
+    return {
+        layer.name: layer.get_weights()
+        for layer in model.layers
+        if not isinstance(layer, CodebookEmbedding)
+    }
+
+
+def test_sequential_model_keeps_inputs_outputs_and_weights():
+    model = sequential_model()
+    before = [w.copy() for w in model.get_weights()]
+    student = keras_dccl.compress_model(model, verbose=0, **OPTIONS)
+    layer = student.get_layer("words")
+    assert isinstance(layer, CodebookEmbedding) and not layer.learn_codes
+    assert student.inputs[0].name == "ids"
+    assert student.inputs[0].dtype == "int32"
+    assert student.outputs[0].shape == model.outputs[0].shape
+    np.testing.assert_array_equal(
+        student.get_layer("head").get_weights()[0],
+        model.get_layer("head").get_weights()[0],
+    )
+    # The original model is untouched and shares no layer with the copy.
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    assert not {id(x) for x in model.layers} & {id(x) for x in student.layers}
+    # The layer decodes the codes of `compress` on the original table.
+    table = model.get_layer("words").get_weights()[0]
+    expected = keras_dccl.compress(table, verbose=0, **OPTIONS).reconstruct()
+    np.testing.assert_allclose(decoded_table(layer), expected, atol=1e-6)
+    ids = np.arange(VOCABULARY).reshape(-1, 1)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(ids))[:, 0], expected, atol=1e-6
+    )
+
+
+def test_functional_multi_input_model():
+    model = two_input_model()
+    student = keras_dccl.compress_model(model, verbose=0, **OPTIONS)
+    assert [t.name for t in student.inputs] == [t.name for t in model.inputs]
+    assert sorted(student.output) == ["scores", "vectors"]
+    # The 3-row table is not worth compressing: it stays as it is.
+    assert type(student.get_layer("kinds")) is keras.layers.Embedding
+    assert isinstance(student.get_layer("words"), CodebookEmbedding)
+    for name, weights in weights_by_name(model).items():
+        if name == "words":
+            continue
+        for old, new in zip(weights, student.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(old, new)
+    outputs = student.predict(two_inputs(), verbose=0)
+    assert outputs["vectors"].shape == (16, LENGTH, DIMENSION)
+
+
+def test_filters():
+    model = two_input_model()
+    by_regex = keras_dccl.compress_model(
+        model, filters=["^kinds$", "words"], verbose=0, num_codebooks=1,
+        codebook_size=2, recipe="residual_kmeans",
+    )  # fmt: skip
+    assert isinstance(by_regex.get_layer("kinds"), CodebookEmbedding)
+    by_callable = keras_dccl.compress_model(
+        model, filters=lambda layer: layer.name == "words", verbose=0,
+        **OPTIONS,
+    )  # fmt: skip
+    assert type(by_callable.get_layer("kinds")) is keras.layers.Embedding
+    with pytest.raises(ValueError, match="No embedding layer .* matches"):
+        keras_dccl.compress_model(model, filters="nothing", verbose=0)
+    with pytest.raises(ValueError, match="must be a built Keras model"):
+        keras_dccl.compress_model("model")
+
+
+def test_keras_hub_bert_backbone():
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(2)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=VOCABULARY,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=DIMENSION * 2,
+        intermediate_dim=32,
+        max_sequence_length=LENGTH,
+    )
+    student = keras_dccl.compress_model(backbone, verbose=0, **OPTIONS)
+    assert [t.name for t in student.inputs] == [
+        t.name for t in backbone.inputs
+    ]
+    assert sorted(student.output) == ["pooled_output", "sequence_output"]
+    assert isinstance(student.get_layer("token_embedding"), CodebookEmbedding)
+    assert type(student.get_layer("segment_embedding")) is (
+        keras.layers.Embedding
+    )
+    for layer in backbone.layers:
+        if layer.name != "token_embedding":
+            for old, new in zip(
+                layer.get_weights(), student.get_layer(layer.name).get_weights()
+            ):
+                np.testing.assert_array_equal(old, new)
+    # With the token table replaced by its own reconstruction, the copy
+    # runs the same graph as the original.
+    table = decoded_table(student.get_layer("token_embedding"))
+    backbone.token_embedding.embeddings.assign(table)
+    inputs = {
+        "token_ids": np.arange(2 * LENGTH).reshape(2, LENGTH) % VOCABULARY,
+        "padding_mask": np.ones((2, LENGTH), "int32"),
+        "segment_ids": np.zeros((2, LENGTH), "int32"),
+    }
+    expected = backbone.predict(inputs, verbose=0)
+    got = student.predict(inputs, verbose=0)
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+
+
+@pytest.mark.parametrize("learn_codes", [False, True])
+def test_reverse_matches_numpy(learn_codes):
+    layer = CodebookEmbedding(
+        50, DIMENSION, num_codebooks=3, learn_codes=learn_codes, seed=3
+    )
+    layer.build()
+    hidden = np.random.default_rng(0).standard_normal((4, 5, DIMENSION))
+    logits = keras.ops.convert_to_numpy(layer(hidden, reverse=True))
+    expected = hidden @ decoded_table(layer).T
+    assert logits.shape == (4, 5, 50)
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tied_masked_lm_trains_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(4)
+    token_ids = keras.Input((LENGTH,), dtype="int32", name="token_ids")
+    embedding = CodebookEmbedding(VOCABULARY, DIMENSION, num_codebooks=4)
+    hidden = keras.layers.Dense(DIMENSION, activation="tanh")(
+        embedding(token_ids)
+    )
+    logits = embedding(hidden, reverse=True)
+    model = keras.Model(token_ids, logits)
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    ids = np.random.default_rng(0).integers(0, VOCABULARY, (8, LENGTH))
+    before = embedding.compute_codebooks()
+    history = model.fit(ids, ids, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert not np.allclose(before, embedding.compute_codebooks())
+    path = tmp_path / "tied.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict(ids, verbose=0), model.predict(ids, verbose=0),
+        atol=1e-6,
+    )  # fmt: skip
+
+
+def teacher_and_student():
+    teacher = two_input_model()
+    words = teacher.get_layer("words")
+    table = np.random.default_rng(5).standard_normal(words.embeddings.shape)
+    words.embeddings.assign(table)
+    # Few codes, from k-means alone: far from the teacher, room to learn.
+    student = keras_dccl.compress_model(
+        teacher, num_codebooks=2, codebook_size=16, recipe="residual_kmeans",
+        verbose=0,
+    )  # fmt: skip
+    return teacher, student
+
+
+def distance(student, teacher, inputs):
+    got = student.predict(inputs, verbose=0)["vectors"]
+    return float(np.mean((got - teacher.predict(inputs, verbose=0)["vectors"])
+                         ** 2))  # fmt: skip
+
+
+@pytest.mark.parametrize("start", ["compressed", "codebooks_reset"])
+def test_distill_lowers_distance_to_teacher(start):
+    teacher, student = teacher_and_student()
+    codebooks = student.get_layer("words").decoder.codebooks
+    if start == "codebooks_reset":
+        # The codes kept, the codebooks lost: they have to be learned back.
+        codebooks.assign(0.01 * np.ones(codebooks.shape))
+    inputs = two_inputs(rows=256)
+    before = distance(student, teacher, inputs)
+    history = keras_dccl.distill(
+        student,
+        teacher,
+        inputs,
+        output="vectors",
+        optimizer=keras.optimizers.Adam(1e-2),
+        epochs=5,
+        batch_size=32,
+        verbose=0,
+    )
+    assert len(history["loss"]) == len(history["val_loss"]) <= 5
+    # From compress's codebooks (nearly least-squares already for these
+    # codes), a small gain; from reset codebooks, most of the way back.
+    factor = 0.97 if start == "compressed" else 0.5
+    assert distance(student, teacher, inputs) < factor * before
+    assert history["best_val_loss"] == min(history["val_loss"])
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt in the middle of the given epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+        self.current = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 2:
+            raise KeyboardInterrupt
+
+
+def test_distill_resumes_exactly(tmp_path):
+    inputs = two_inputs(rows=160)
+    options = dict(
+        output="vectors",
+        optimizer_factory=lambda: keras.optimizers.Adam(1e-2),
+        epochs=3,
+        batch_size=16,
+        patience=5,
+        verbose=0,
+    )
+
+    def run(checkpoint_dir, callbacks=None):
+        teacher, student = teacher_and_student()
+        factory = options["optimizer_factory"]
+        keyword = {k: v for k, v in options.items() if k != "optimizer_factory"}
+        history = keras_dccl.distill(
+            student, teacher, inputs, optimizer=factory(),
+            checkpoint_dir=checkpoint_dir, callbacks=callbacks, **keyword,
+        )  # fmt: skip
+        return student, history
+
+    straight, straight_history = run(None)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "job", callbacks=[Interrupt(epoch=1)])
+    resumed, resumed_history = run(tmp_path / "job")
+    for old, new in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(old, new, rtol=1e-6, atol=1e-7)
+    assert resumed_history["loss"] == pytest.approx(straight_history["loss"])
+    # A checkpoint of another job is refused.
+    teacher, student = teacher_and_student()
+    with pytest.raises(ValueError, match="another distillation"):
+        keras_dccl.distill(
+            student, teacher, inputs, output="vectors", epochs=2,
+            checkpoint_dir=tmp_path / "job", verbose=0,
+        )  # fmt: skip
+
+
+def test_distill_bad_arguments():
+    teacher, student = teacher_and_student()
+    inputs = two_inputs(rows=20)
+    cases = [
+        (dict(output="missing"), "`output` must name one of"),
+        (dict(validation_split=0.0), "`validation_split` must be in"),
+        (dict(sample_weight="nothing"), "`sample_weight` names no input"),
+        (dict(epochs=0), "epochs"),
+    ]
+    for arguments, message in cases:
+        with pytest.raises(ValueError, match=message):
+            keras_dccl.distill(student, teacher, inputs, verbose=0,
+                               **{"output": "vectors", **arguments})
+    with pytest.raises(ValueError, match="rows for 20 inputs"):
+        keras_dccl.distill(
+            student, {"vectors": np.zeros((3, LENGTH, DIMENSION))}, inputs,
+            output="vectors", verbose=0,
+        )  # fmt: skip
+
+
+def run_signature(path, inputs):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(str(path)).get_signature_runner()
+    rows = [
+        runner(**{name: value[i : i + 1] for name, value in inputs.items()})
+        for i in range(len(next(iter(inputs.values()))))
+    ]
+    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+
+
+@pytest.mark.parametrize("quantize", ["none", "int8", "dynamic_int8"])
+def test_multi_input_export_matches_keras(tmp_path, quantize):
+    _, student = teacher_and_student()
+    path = export_litert(
+        student, tmp_path / "two.tflite", quantize=quantize,
+        sequence_length=LENGTH, batch_size=1,
+    )  # fmt: skip
+    inputs = two_inputs(rows=8)
+    got = run_signature(path, inputs)
+    expected = student.predict(inputs, verbose=0)
+    assert sorted(got) == ["scores", "vectors"]
+    difference = np.abs(got["vectors"] - expected["vectors"]).max()
+    if quantize == "none":
+        assert difference <= 1e-5
+    else:
+        # Rounding each codebook to int8 moves an entry by at most scale / 2;
+        # the other table is float in "int8" (and int8 in "dynamic_int8").
+        layer = student.get_layer("words")
+        _, scales = quantize_codebooks(layer.compute_codebooks())
+        bound = scales.sum() / 2 + 1e-5
+        if quantize == "dynamic_int8":
+            kinds = student.get_layer("kinds").get_weights()[0]
+            bound += np.abs(kinds).max() / 127
+        assert 0 < difference <= bound
