@@ -1,8 +1,12 @@
 """The `keras-dccl` command line."""
 
 import argparse
+import contextlib
+import importlib.util
 import os
+import re
 import sys
+import tempfile
 
 DEFAULT_WORDS = 50000
 DEFAULT_OUTPUT = "glove-6B-50d-top50000.dccl.npz"
@@ -10,16 +14,22 @@ DEFAULT_OUTPUT = "glove-6B-50d-top50000.dccl.npz"
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
-    arguments = parser.parse_args(argv or ["demo"])
+    arguments = None
     try:
-        code = arguments.run(arguments)
+        with _TensorFlowLogOnce():
+            arguments = _parser().parse_args(argv or ["demo"])
+            code = arguments.run(arguments)
     except KeyboardInterrupt:
-        print(
-            "\nkeras-dccl: interrupted; run the same command with --resume "
-            "to continue from the last checkpoint.",
-            file=sys.stderr,
-        )
+        message = "interrupted"
+        output = getattr(arguments, "output", None)
+        if output and os.path.exists(_checkpoint_path(output)):
+            message += (
+                "; run the same command with --resume to continue from the "
+                "last checkpoint"
+            )
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # End a progress bar's line.
+        print(f"keras-dccl: {message}.", file=sys.stderr)
         return 130
     except (ValueError, OSError, ImportError) as error:
         message = str(error).splitlines()[0] if str(error) else repr(error)
@@ -168,34 +178,75 @@ def _add_training_flags(parser):
 def _demo(arguments):
     from keras_dccl.readers.glove_package import load_glove_package
 
-    print(f"Loading the top {arguments.words:,} GloVe-6B-50d words.")
-    words, vectors = load_glove_package(arguments.words)
-    _compress_and_report(arguments, words, vectors)
+    with _writing(arguments.output, []):
+        print(f"Loading the top {arguments.words:,} GloVe-6B-50d words.")
+        words, vectors = load_glove_package(arguments.words)
+        _compress_and_report(arguments, words, vectors, "GloVe-6B-50d")
 
 
 def _compress(arguments):
-    words, vectors = _read(arguments)
-    _compress_and_report(arguments, words, vectors)
+    with _writing(arguments.output, [arguments.vectors, arguments.vocabulary]):
+        words, vectors = _read(arguments)
+        _compress_and_report(arguments, words, vectors, arguments.vectors)
 
 
-def _compress_and_report(arguments, words, vectors):
+def _checkpoint_path(output):
+    return output + ".checkpoint.npz"
+
+
+@contextlib.contextmanager
+def _writing(output, inputs):
+    """Checks that `output` can be written, then holds its lock file.
+
+    Refuses, before any work, an output that is a directory or one of the
+    `inputs` (also through another name or a link), and a second job
+    writing the same output.
+    """
+    from keras_dccl.utils.lock_file import lock_file
+
+    if os.path.isdir(output):
+        raise ValueError(
+            f"{output}: is a directory; give the artifact's file name, such "
+            f"as {os.path.join(output, 'embedding.dccl.npz')}."
+        )
+    written = [output, _checkpoint_path(output), output + ".lock"]
+    for path in filter(os.path.exists, filter(None, inputs)):
+        for target in written:
+            if os.path.exists(target) and os.path.samefile(path, target):
+                raise ValueError(
+                    f"{target}: is the input file {path}; writing there would "
+                    "destroy it. Give another --output."
+                )
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{output}: the folder {directory} does not exist.")
+    with lock_file(output + ".lock"):
+        yield
+
+
+def _compress_and_report(arguments, words, vectors, source):
     from keras_dccl.compression.compress import compress
 
-    checkpoint = arguments.output + ".checkpoint.npz"
+    checkpoint = _checkpoint_path(arguments.output)
     if not arguments.resume and os.path.exists(checkpoint):
         print(f"Starting over: removing the old checkpoint {checkpoint}.")
         os.remove(checkpoint)
-    compressed = compress(
-        vectors,
-        num_codebooks=arguments.codebooks,
-        codebook_size=arguments.codebook_size,
-        recipe=arguments.recipe,
-        vocabulary=words,
-        validation_split=arguments.validation_split,
-        seed=arguments.seed,
-        checkpoint_path=checkpoint,
-        verbose=0 if arguments.quiet else 1,
-    )
+    try:
+        compressed = compress(
+            vectors,
+            num_codebooks=arguments.codebooks,
+            codebook_size=arguments.codebook_size,
+            recipe=arguments.recipe,
+            vocabulary=words,
+            validation_split=arguments.validation_split,
+            seed=arguments.seed,
+            checkpoint_path=checkpoint,
+            verbose=0 if arguments.quiet else 1,
+        )
+    except ValueError as error:
+        if str(error).startswith("`vectors`"):  # The input's fault: name it.
+            raise ValueError(f"{source}: {error}") from None
+        raise
     compressed.save(arguments.output)
     print(f"Wrote {arguments.output}")
     print(compressed.summary())
@@ -265,3 +316,83 @@ def _read(arguments):
         format=arguments.format,
         max_words=arguments.max_words,
     )
+
+
+# The prefix of a native (glog) log line: severity, date, time, thread.
+_NATIVE_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
+
+
+class _TensorFlowLogOnce:
+    """Prints TensorFlow's native start-up log once.
+
+    TensorFlow's native libraries each print the same start-up block to
+    file descriptor 2 while `tensorflow` is imported. While this context is
+    active, the first import of `tensorflow` (wherever it happens) runs with
+    descriptor 2 sent to a temporary file; the lines are then printed once
+    each, in order.
+    """
+
+    def __enter__(self):
+        if "tensorflow" not in sys.modules:
+            sys.meta_path.insert(0, self)
+        return self
+
+    def __exit__(self, *exception):
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _LogOnceLoader(spec.loader)
+        return spec
+
+
+class _LogOnceLoader:
+    """Runs another loader with descriptor 2 captured and deduplicated."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader
+        with _native_log_once():
+            self.loader.exec_module(module)
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+@contextlib.contextmanager
+def _native_log_once():
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # No standard error to capture.
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                log.seek(0)
+                lines = log.read().decode("utf-8", "replace")
+                seen = set()
+                for line in lines.splitlines(keepends=True):
+                    key = _NATIVE_LOG_PREFIX.sub("", line)
+                    if key not in seen:
+                        seen.add(key)
+                        sys.stderr.write(line)
+                sys.stderr.flush()
+    finally:
+        os.close(saved)

@@ -70,6 +70,11 @@ class TFLiteModel:
             raise ValueError(
                 f"{self.path}: not a TFLite flatbuffer ({error})."
             ) from None
+        problem = _index_problem(model, subgraph)
+        if problem:
+            raise ValueError(
+                f"{self.path}: not a valid TFLite model: {problem}."
+            )
         self.file_bytes = len(data)
         self.tensors = [
             _tensor_info(index, tensor, model.buffers)
@@ -131,6 +136,44 @@ class TFLiteModel:
         }
         sizes["rest"] = self.file_bytes - sum(sizes.values())
         return sizes
+
+
+def _index_problem(model, subgraph):
+    """Describes the first index of the main subgraph out of range, if any."""
+    num_tensors = len(subgraph.tensors or [])
+    num_codes = len(model.operatorCodes or [])
+
+    def bad(indices, optional=False):
+        lowest = -1 if optional else 0
+        return next(
+            (int(i) for i in indices or () if not lowest <= i < num_tensors),
+            None,
+        )
+
+    for name in ("inputs", "outputs"):
+        index = bad(getattr(subgraph, name))
+        if index is not None:
+            return (
+                f"subgraph {name} name tensor {index}, but there are "
+                f"{num_tensors} tensors"
+            )
+    for position, op in enumerate(subgraph.operators or []):
+        if not 0 <= op.opcodeIndex < num_codes:
+            return (
+                f"operator {position} uses opcode index {op.opcodeIndex}, "
+                f"but there are {num_codes} opcodes"
+            )
+        if not len(op.outputs if op.outputs is not None else ()):
+            return f"operator {position} has no outputs"
+        index = bad(op.inputs, optional=True)
+        if index is None:
+            index = bad(op.outputs)
+        if index is not None:
+            return (
+                f"operator {position} names tensor {index}, but there are "
+                f"{num_tensors} tensors"
+            )
+    return None
 
 
 def _is_codebook(model, gather):
