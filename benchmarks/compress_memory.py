@@ -1,6 +1,6 @@
 """Peak resident memory of `compress` on a 400,000 x 300 float32 table.
 
-The issue's bound: a 480 MB table compresses within 3 GB resident memory, and
+The package's bound: a 480 MB table compresses within 3 GB resident memory, and
 memory grows with the table, not with the training length. The table is
 synthetic (no 300-d vectors ship in a package here), with GloVe-like scale:
 memory does not depend on the values. The job runs the default recipe with a

@@ -9,7 +9,8 @@ initialization, the Gumbel noise and the batch order, not the split.
 For each variant it reports the test accuracy (mean and standard deviation
 over the seeds), the bytes of the embedding in the exported `.tflite` file
 (codes + codebooks + scales, measured in the file), the compression against
-float32 and the code bits per word, and checks the targets of issue 4:
+float32 and the code bits per word, and checks the two targets set for the
+task-driven codes:
 
 - task-driven or adaptive codes reach the baseline's accuracy (mean no more
   than 0.5 points below the baseline's mean) with an embedding at least 50x
