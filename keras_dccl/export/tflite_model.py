@@ -145,9 +145,9 @@ def _index_problem(model, subgraph):
 
     def bad(indices, optional=False):
         lowest = -1 if optional else 0
+        indices = () if indices is None else indices
         return next(
-            (int(i) for i in indices or () if not lowest <= i < num_tensors),
-            None,
+            (int(i) for i in indices if not lowest <= i < num_tensors), None
         )
 
     for name in ("inputs", "outputs"):
