@@ -460,9 +460,28 @@ def test_progress_off_a_terminal_is_plain_and_labelled(
     )
     assert code == 0, err
     assert "\x1b" not in out + err and "\r" not in out + err and "\b" not in out
+    progress = [line for line in out.splitlines() if line.startswith("iter")]
+    assert 1 <= len(progress) <= 11  # First, every tenth of 40, last.
+    assert all(" - val_distance: " in line for line in progress)
     assert (
         "at most; val_distance: mean distance over the 15 held-out rows:"
         in out
     )
     distance = CompressedEmbedding.load(output).metadata["mean_distance"]
     assert f"mean_distance (all rows): {json.dumps(distance)}" in out
+
+
+def test_progress_bar_off_a_terminal_prints_occasional_lines():
+    # Case 17: 200 updates leave 11 plain lines (steps 1, 20, 40, ..., 200).
+    import io
+
+    from keras_dccl.compression.progress_bar import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(200, unit_name="epoch", stream=stream)
+    for step in range(1, 201):
+        bar.update(step, [("loss", 1.0 / step)])
+    lines = stream.getvalue().splitlines()
+    steps = [int(line.split()[1].split("/")[0]) for line in lines]
+    assert steps == [1, *range(20, 201, 20)]
+    assert lines[-1].startswith("epoch 200/200 - loss: 0.0050 - ")

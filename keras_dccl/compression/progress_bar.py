@@ -7,8 +7,9 @@ import time
 class ProgressBar:
     """Prints `step/target` and the latest values of named metrics.
 
-    On a terminal the line is redrawn in place; elsewhere (logs, pipes) one
-    line is printed per update, so nothing is lost.
+    On a terminal the line is redrawn in place; elsewhere (logs, pipes) a
+    plain line is printed for the first step, every tenth of the target and
+    the last step, so that a long run leaves a short log.
 
     Args:
         target: Integer, the number of steps at most.
@@ -21,6 +22,7 @@ class ProgressBar:
         self.unit_name = unit_name
         self.stream = stream or sys.stdout
         self.start = time.monotonic()
+        self._every = max(1, target // 10)
 
     def update(self, current, values=()):
         seconds = time.monotonic() - self.start
@@ -32,6 +34,6 @@ class ProgressBar:
         if self.stream.isatty():
             end = "\n" if current >= self.target else ""
             self.stream.write("\r" + line + end)
-        else:
+        elif current in (1, self.target) or not current % self._every:
             self.stream.write(line + "\n")
         self.stream.flush()
