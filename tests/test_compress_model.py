@@ -365,3 +365,45 @@ def test_multi_input_export_matches_keras(tmp_path, quantize):
             kinds = student.get_layer("kinds").get_weights()[0]
             bound += np.abs(kinds).max() / 127
         assert 0 < difference <= bound
+
+
+def test_convert_script_bert_student(tmp_path, capsys):
+    """tflite/convert.py on a compressed KerasHub backbone (three inputs)."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import importlib.util
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "convert", os.path.join(root, "tflite", "convert.py")
+    )
+    convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert)
+    keras.utils.set_random_seed(6)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=VOCABULARY, num_layers=1, num_heads=2,
+        hidden_dim=16, intermediate_dim=32, max_sequence_length=LENGTH,
+    )  # fmt: skip
+    student = keras_dccl.compress_model(backbone, verbose=0, **OPTIONS)
+    student.save(tmp_path / "bert.keras")
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "inputs.npz",
+        token_ids=rng.integers(0, VOCABULARY, (6, LENGTH)),
+        padding_mask=np.ones((6, LENGTH), "int32"),
+        segment_ids=np.zeros((6, LENGTH), "int32"),
+    )
+    common = [str(tmp_path / "bert.keras"), "--sequence-length", str(LENGTH),
+              "--batch-size", "1"]  # fmt: skip
+    status = convert.main(
+        common + ["-o", str(tmp_path / "bert.tflite"), "--quantize", "none",
+                  "--representative", str(tmp_path / "inputs.npz")]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert status == 0, output
+    assert output.count(": ok") == 2  # pooled_output and sequence_output
+    status = convert.main(common + ["-o", str(tmp_path / "no.tflite")])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "pass --representative INPUTS.npz" in error
+    assert not (tmp_path / "no.tflite").exists()

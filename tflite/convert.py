@@ -18,6 +18,12 @@ Usage:
         --sequence-length 64 --batch-size 1
     python tflite/convert.py model.keras -o text_model.tflite \
         --text-input vocabulary.txt
+    python tflite/convert.py bert.keras -o bert.tflite --sequence-length 64 \
+        --batch-size 1 --quantize dynamic-int8 --representative inputs.npz
+
+A model with several inputs (a KerasHub backbone's `token_ids`,
+`padding_mask` and `segment_ids`) is checked on real inputs only: pass
+`--representative INPUTS.npz`, one integer array per input name.
 """
 
 import argparse
@@ -27,10 +33,16 @@ import sys
 import numpy as np
 
 PROG = "convert.py"
-QUANTIZE_MODES = ("int8", "float16", "none", "full-int8")
+QUANTIZE_MODES = ("int8", "dynamic-int8", "float16", "none", "full-int8")
 TARGETS = ("cpu", "edgetpu")
 # Largest allowed max |LiteRT - reference|, as a share of max |reference|.
-TOLERANCES = {"none": 1e-5, "float16": 1e-2, "int8": 5e-2, "full-int8": 0.1}
+TOLERANCES = {
+    "none": 1e-5,
+    "float16": 1e-2,
+    "int8": 5e-2,
+    "dynamic-int8": 0.1,
+    "full-int8": 0.1,
+}
 MIN_ARGMAX_AGREEMENT = 0.98
 NUM_RANDOM_SAMPLES = 64
 MAX_VALIDATION_SAMPLES = 256
@@ -94,7 +106,9 @@ def parse_args(argv):
         choices=QUANTIZE_MODES,
         default=None,
         help="int8 (default for cpu): int8 codebooks with one scale per "
-        "codebook, the rest float32. float16: every float weight stored as "
+        "codebook, the rest float32. dynamic-int8: int8 codebooks and the "
+        "rest of the weights int8 by TFLite's dynamic-range quantization "
+        "(transformers). float16: every float weight stored as "
         "float16. none: float32. full-int8 (default and only choice for "
         "edgetpu): every op int8, calibrated on --representative, which it "
         "requires; the int32 id input stays int32 and the output is int8 "
@@ -225,6 +239,8 @@ def convert(arguments):
                 "--text-input runs on the cpu target and cannot be full-int8 "
                 "(its calibration cannot run tensorflow-text's custom ops)."
             )
+    if is_model and len(source.inputs) > 1:
+        return convert_multi_input(source, arguments)
     if is_model:
         vocabulary_size, input_shape, tables = describe_model(source)
     else:
@@ -317,6 +333,93 @@ def load_source(path):
     if not isinstance(model, keras.Model):
         raise InputError(f"{path}: not a Keras model.")
     return model
+
+
+def convert_multi_input(model, arguments):
+    """Converts and checks a model with several named integer inputs."""
+    names = [tensor.name for tensor in model.inputs]
+    if arguments.target != "cpu" or arguments.text_input:
+        raise InputError(
+            f"model '{model.name}' has {len(names)} inputs; --target "
+            "edgetpu and --text-input take models with one input of ids."
+        )
+    if arguments.quantize == "full-int8":
+        raise InputError(
+            f"model '{model.name}' has {len(names)} inputs; full-int8 "
+            "calibration takes models with one input: use dynamic-int8."
+        )
+    path = arguments.representative
+    if path is None or not path.endswith(".npz"):
+        raise InputError(
+            f"model '{model.name}' has inputs {names}: pass --representative "
+            "INPUTS.npz with one integer array per input name."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            inputs = {name: arrays[name] for name in arrays.files}
+    except Exception as error:
+        raise InputError(f"{path}: not a .npz of arrays ({error}).") from None
+    if sorted(inputs) != sorted(names):
+        raise InputError(
+            f"{path}: holds arrays {sorted(inputs)}; the model's inputs are "
+            f"{sorted(names)}."
+        )
+    rows = {len(value) for value in inputs.values()}
+    if len(rows) != 1 or not all(
+        np.issubdtype(value.dtype, np.integer) for value in inputs.values()
+    ):
+        raise InputError(
+            f"{path}: expected integer arrays with the same number of rows."
+        )
+    inputs = {
+        name: value[:MAX_VALIDATION_SAMPLES].astype(np.int32)
+        for name, value in inputs.items()
+    }
+    from keras_dccl.export.export_litert import export_litert
+    from keras_dccl.export.litert_runner import LiteRTRunner
+
+    print(f"Converting {arguments.input} ({arguments.quantize}) ...")
+    try:
+        export_litert(
+            model,
+            arguments.output,
+            quantize=arguments.quantize.replace("-", "_"),
+            sequence_length=arguments.sequence_length,
+            batch_size=arguments.batch_size,
+            vocabulary=arguments.vocabulary,
+            codebook_pairs=arguments.codebook_pairs,
+        )
+    except (ValueError, ImportError) as error:
+        raise InputError(str(error)) from None
+    reference = model.predict(inputs, verbose=0)
+    runner = LiteRTRunner(arguments.output)
+    batch_size = arguments.batch_size or len(next(iter(inputs.values())))
+    parts = [
+        runner.run_named(
+            {n: v[start : start + batch_size] for n, v in inputs.items()}
+        )
+        for start in range(0, rows.pop(), batch_size)
+    ]
+    outputs = {n: np.concatenate([part[n] for part in parts]) for n in parts[0]}
+    if isinstance(reference, dict):
+        names = sorted(reference)
+        reference = [reference[name] for name in names]
+        outputs = [outputs.get(name, np.zeros(0)) for name in names]
+    else:
+        outputs = [outputs[name] for name in sorted(outputs)]
+    print(f"Wrote {arguments.output}")
+    print_sizes([arguments.output], describe_tables(model))
+    print(f"Validation on --representative {path}:")
+    return check(reference, outputs, arguments.quantize)
+
+
+def describe_tables(model):
+    from keras_dccl.export.export_litert import find_codebook_embeddings
+
+    return [
+        (layer.input_dim, layer.output_dim)
+        for layer in find_codebook_embeddings(model)
+    ]
 
 
 def describe_model(model):

@@ -36,8 +36,16 @@ class LiteRTRunner:
         self.output_details = self._runner.get_output_details()
 
     def __call__(self, *inputs):
+        results = self.run_named(dict(zip(self.input_details, inputs)))
+        # "output_0", "output_1", ..., "output_10": by length, then name.
+        names = sorted(results, key=lambda name: (len(name), name))
+        return [results[name] for name in names]
+
+    def run_named(self, inputs):
+        """Runs a dict of inputs by name; returns the outputs by name."""
         feeds = {}
-        for (name, detail), value in zip(self.input_details.items(), inputs):
+        for name, value in inputs.items():
+            detail = self.input_details[name]
             value = np.asarray(value)
             scale, zero_point = detail["quantization"]
             if scale and not np.issubdtype(value.dtype, np.integer):
@@ -46,12 +54,8 @@ class LiteRTRunner:
                 value = np.clip(value, limits.min, limits.max)
             feeds[name] = value.astype(detail["dtype"])
         results = self._runner(**feeds)
-        outputs = []
-        # "output_0", "output_1", ..., "output_10": by length, then name.
-        for name in sorted(results, key=lambda name: (len(name), name)):
-            value = results[name]
+        for name, value in results.items():
             scale, zero_point = self.output_details[name]["quantization"]
             if scale:
-                value = (value.astype(np.float32) - zero_point) * scale
-            outputs.append(value)
-        return outputs
+                results[name] = (value.astype(np.float32) - zero_point) * scale
+        return results

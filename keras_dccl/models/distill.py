@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 import keras
 import numpy as np
@@ -84,7 +85,8 @@ def distill(
 
     Returns:
         A dict: `"loss"` and `"val_loss"` per epoch, `"best_epoch"` (from
-        0), `"best_val_loss"` and `"stopped_early"`.
+        0), `"best_val_loss"`, `"stopped_early"` and `"seconds"` (the
+        wall time of the epochs, those of interrupted runs included).
     """
     epochs = check_integer("epochs", epochs)
     batch_size = check_integer("batch_size", batch_size)
@@ -152,10 +154,12 @@ def distill(
         "best_val_loss": None,
         "best_weights": None,
         "stopped_early": False,
+        "seconds": 0.0,
     }
     while state["epoch"] < epochs and not state["stopped_early"]:
         epoch = state["epoch"]
         order = np.random.default_rng([seed, epoch]).permutation(train_size)
+        start = time.time()
         history = model.fit(
             rows(inputs, order),
             rows(targets, order),
@@ -177,6 +181,7 @@ def distill(
         elif epoch - state["best_epoch"] >= patience:
             state["stopped_early"] = True
         state["epoch"] = epoch + 1
+        state["seconds"] += time.time() - start
         job.save(state)
     model.set_weights(state["best_weights"])
     return {
@@ -187,6 +192,7 @@ def distill(
             "best_epoch",
             "best_val_loss",
             "stopped_early",
+            "seconds",
         )
     }
 
