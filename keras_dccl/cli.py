@@ -213,8 +213,9 @@ def _writing(output, inputs):
     for path in filter(os.path.exists, filter(None, inputs)):
         for target in written:
             if os.path.exists(target) and os.path.samefile(path, target):
+                same = "" if path == target else f" {path}"
                 raise ValueError(
-                    f"{target}: is the input file {path}; writing there would "
+                    f"{target}: is the input file{same}; writing there would "
                     "destroy it. Give another --output."
                 )
     directory = os.path.dirname(os.path.abspath(output))

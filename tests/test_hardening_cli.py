@@ -76,7 +76,13 @@ def test_output_that_is_the_input_is_refused(glove_file, tmp_path, capsys):
     # Case 1: the same file, through a symbolic link and a hard link.
     os.symlink(glove_file, tmp_path / "link.txt")
     os.link(glove_file, tmp_path / "hard.txt")
-    for output in [glove_file, tmp_path / "link.txt", tmp_path / "hard.txt"]:
+    assert_refused(
+        capsys,
+        tmp_path,
+        ["compress", glove_file, "-o", glove_file, *FLAGS],
+        r"vectors.txt: is the input file; writing there would destroy it",
+    )
+    for output in [tmp_path / "link.txt", tmp_path / "hard.txt"]:
         assert_refused(
             capsys,
             tmp_path,
@@ -91,7 +97,7 @@ def test_output_that_is_the_input_is_refused(glove_file, tmp_path, capsys):
         tmp_path,
         ["compress", tmp_path / "table.npy", "--vocabulary", vocabulary]
         + ["-o", vocabulary, *FLAGS],
-        "is the input file .*words.txt",
+        "words.txt: is the input file; writing there would destroy it",
     )
 
 
