@@ -586,7 +586,8 @@ def main(argv=None):
              "probe_accuracy": row["probe_accuracy"]}
         )  # fmt: skip
         write_results(arguments.output, results, render_markdown)
-        print(json.dumps({k: v for k, v in row.items() if k != "distill_history"}))
+        shown = {k: v for k, v in row.items() if k != "distill_history"}
+        print(json.dumps(shown))
     # In a fresh process: after Keras has run, TensorFlow's idle threads
     # slow the interpreter down unevenly (2.6x for one file, measured).
     subprocess.run(

