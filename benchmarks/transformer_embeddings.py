@@ -330,7 +330,7 @@ def run_variant(name, backbone, arrays, arguments, work_dir, references):
         exported = tflite_sentence_embeddings(path, evaluation)
         result.update(
             tflite_bytes=os.path.getsize(path),
-            tflite_path=path,
+            tflite_path=os.path.relpath(path, ROOT),
             tflite_cosine_to_float=float(
                 np.mean(
                     np.sum(
@@ -605,13 +605,18 @@ def measure_latencies(arguments):
     with np.load(os.path.join(arguments.work_dir, "inputs.npz")) as arrays:
         held_out = model_inputs(arrays, np.arange(1))
     paths = {
-        name: row["tflite_path"]
+        name: os.path.join(ROOT, row["tflite_path"])
         for name, row in results["variants"].items()
-        if os.path.exists(row.get("tflite_path") or "")
+        if row.get("tflite_path")
+        and os.path.exists(os.path.join(ROOT, row["tflite_path"]))
     }
     print(f"Latency of {', '.join(paths)} (interleaved) ...", flush=True)
     for name, value in latencies_us(paths, held_out).items():
-        results["variants"][name]["tflite_latency_us"] = value
+        row = results["variants"][name]
+        row.update(
+            tflite_latency_us=value,
+            tflite_path=os.path.relpath(paths[name], ROOT),
+        )
     write_results(arguments.output, results, render_markdown)
     print(render_markdown(results))
     return 0
