@@ -128,7 +128,11 @@ def export_litert(
         codebook_pairs,
     )
     # One argument holding the model's input structure (a tensor, a list,
-    # or a dict by name as in KerasHub's backbones).
+    # or a dict by name as in KerasHub's backbones). A `Sequential` model
+    # has no `input` (only `inputs`, a list of one).
+    structure = (
+        model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+    )
     signature = [
         keras.tree.map_structure(
             lambda spec: tf.TensorSpec(
@@ -136,7 +140,7 @@ def export_litert(
                 tf.int32,
                 name=_input_name(spec),
             ),
-            model.input,
+            structure,
         )
     ]
     options = {
