@@ -91,6 +91,9 @@ def test_second_writer_is_refused_and_a_killed_run_resumes(tmp_path):
     while not checkpoint.exists() and first.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # Frozen, so that it is still running (and holding its lock) however
+    # fast this machine is.
+    first.send_signal(signal.SIGSTOP)
     assert first.poll() is None, first.communicate()
     before = snapshot(tmp_path)
     second = start(*argv)
