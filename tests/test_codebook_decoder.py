@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 from layer_test_case import LayerTestCase
 
@@ -98,6 +99,7 @@ class CodebookDecoderTest(LayerTestCase):
         code = 1
         rows = [m * CODEBOOK_SIZE + code for m in range(NUM_CODEBOOKS)]
         outputs = decoder(np.full((1, NUM_CODEBOOKS), code, "int32"))
+        outputs = keras.ops.convert_to_numpy(outputs)
         self.assertAllClose(outputs[0], flat_codebooks[rows].sum(axis=0))
         self.assertFalse(
             np.allclose(outputs[0], NUM_CODEBOOKS * flat_codebooks[code])

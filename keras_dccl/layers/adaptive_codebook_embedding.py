@@ -381,7 +381,8 @@ class _IncreasingLogits(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         steps = ops.arange(shape[-1], dtype=dtype) * 0.01
-        return ops.broadcast_to(steps, shape)
+        # A new tensor, not a broadcast view: torch cannot update a view.
+        return ops.zeros(shape, dtype=dtype) + steps
 
 
 def _check_code_lengths(code_lengths):
