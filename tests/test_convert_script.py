@@ -173,6 +173,9 @@ def test_script_end_to_end(files, tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        # The script's folder comes first on sys.path, not the checkout:
+        # import this checkout's keras_dccl, not an installed copy.
+        env=dict(os.environ, PYTHONPATH=ROOT),
     )
     assert result.returncode == 0, result.stderr
     assert "max abs difference" in result.stdout
