@@ -321,7 +321,7 @@ def load_source(path):
         raise InputError(f"{path}: expected a .keras model or a .npz artifact.")
     import keras
 
-    import keras_dccl  # noqa: F401 (registers the layers for loading)
+    import keras_dccl.layers  # noqa: F401 (registers the layers for loading)
 
     try:
         model = keras.saving.load_model(path)
