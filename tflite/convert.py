@@ -717,7 +717,9 @@ def check(reference, outputs, quantize):
 
 
 if __name__ == "__main__":
-    # The exporter needs the TensorFlow backend; keep its C++ logs quiet.
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # The exporter needs the TensorFlow backend, whatever KERAS_BACKEND says:
+    # a .keras file saved on jax or torch loads on TensorFlow as it is. Keep
+    # TensorFlow's C++ logs quiet.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

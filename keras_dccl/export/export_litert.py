@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_dccl.export.cross_backend import runs_on_tensorflow
 from keras_dccl.export.model_embeddings import find_codebook_embeddings
 from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
@@ -23,6 +24,7 @@ QUANTIZE_MODES = ("int8", "dynamic_int8", "float16", "none", "full_int8")
 RESERVED_IDS = 2
 
 
+@runs_on_tensorflow
 def export_litert(
     model,
     path,
