@@ -25,15 +25,19 @@ Usage:
 
     python benchmarks/sentiment.py [--seeds 0 1 2] [--folds 0] [--resume]
         [--holdout test|dev] [--variants NAME ...] [--option KEY=VALUE ...]
+        [--sentences N] [--output PATH] [--list-splits]
 
 Writes benchmarks/results/sentiment.json and .md (atomically) after every
 seed; `--resume` keeps the seeds already in the JSON file.
 
 `--holdout dev` is for choosing how to train: the test sentences are left
 out, accuracy is measured on a development split taken from the training
-sentences, and the results go to sentiment_dev*.json unless `--output` says
-otherwise. `--option` passes an argument of the example's `train_variant`
-(a JSON value) to every variant, for example `--option monitor=val_loss`.
+sentences, and the results go to results/tuning/sentiment_dev*.json unless
+`--output` says otherwise. `--option` sets one of the recipe's alternatives
+(a JSON value; see `train_tuned`) for every variant, for example `--option
+monitor=val_loss`. `--sentences N` and `--option epochs=E` make a quick run
+on the first N shuffled sentences; `--list-splits` prints the sentence
+indices of every split of every fold, as JSON, and trains nothing.
 
 `--folds 0 1 ... 9` is a 10-fold cross-validation of the same recipe: fold
 F holds out the F-th tenth of the shuffled sentences as its test split (and
@@ -43,6 +47,7 @@ given paired, run by run (same seed and fold), with its standard error.
 """
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -58,6 +63,8 @@ from benchmark_utils import write_results  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
+# Runs on the development split, which chose the recipe.
+TUNING = os.path.join(RESULTS, "tuning")
 ACCURACY_MARGIN = 0.005
 COMPRESSION_TARGET = 50.0
 FIELDS = (
@@ -77,6 +84,146 @@ def load_example():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def split_for(holdout="test", fold=0, num_sentences=None):
+    """The `split` of `example.load_data` for a holdout and a fold.
+
+    Fold F rotates the example's shuffled sentences by F tenths, so that
+    fold 0 is the example's own split. With `holdout="dev"`, the test
+    sentences are left out altogether and the split named "test" is a
+    development split of the same size taken from the training sentences.
+    """
+    if holdout not in ("test", "dev"):
+        raise ValueError(f"`holdout` must be 'test' or 'dev': {holdout!r}")
+
+    def split(count):
+        order = np.random.default_rng(0).permutation(count)[:num_sentences]
+        tenth = len(order) // 10
+        order = np.roll(order, -fold * tenth)
+        if holdout == "dev":
+            order = order[tenth:]
+        return {
+            "test": order[:tenth],
+            "validation": order[tenth : 2 * tenth],
+            "train": order[2 * tenth :],
+        }
+
+    return split
+
+
+def load_data(example, holdout="test", fold=0, num_sentences=None):
+    """`example.load_data` on the benchmark's split."""
+    return example.load_data(split_for(holdout, fold, num_sentences))
+
+
+def train_tuned(
+    example,
+    kind,
+    table,
+    splits,
+    seed,
+    num_codebooks=None,
+    codebook_size=None,
+    target_bits_per_word=None,
+    epochs=None,
+    monitor="val_accuracy",
+    straight_through=False,
+    warm_start_epochs=None,
+    train_embeddings=True,
+    start_temperature=1.0,
+    from_baseline=False,
+):
+    """The example's `train_variant` with the alternatives tried on the
+    development split (`docs/sentiment_protocol.md`); `None`: the example's.
+
+    `monitor` is the quantity early stopping watches on the validation
+    split; `straight_through` makes the task-driven layer use straight-through
+    one-hot codes in training (the adaptive layer always does);
+    `warm_start_epochs` (0: none), `train_embeddings` and
+    `start_temperature` apply to the task-driven and adaptive layers.
+    `from_baseline` starts them from a trained baseline instead of GloVe: its
+    fine-tuned vectors become the layer's embeddings, and its classifier
+    weights the new classifier's.
+    """
+    import keras
+
+    import keras_dccl
+
+    num_codebooks = num_codebooks or example.NUM_CODEBOOKS
+    codebook_size = codebook_size or example.CODEBOOK_SIZE
+    target_bits_per_word = target_bits_per_word or example.TARGET_BITS_PER_WORD
+    epochs = epochs or example.EPOCHS
+    if warm_start_epochs is None:
+        warm_start_epochs = example.WARM_START_EPOCHS
+    keras.utils.set_random_seed(seed)
+    vocabulary_size, dim = table.shape
+    if kind == "glove_embedding":
+        layer = keras.layers.Embedding(
+            vocabulary_size,
+            dim,
+            embeddings_initializer=keras.initializers.Constant(table),
+        )
+        model = example.build_classifier(layer)
+        example.train(model, splits, epochs, monitor=monitor)
+        return model, layer
+    if kind == "compress":
+        compressed = keras_dccl.compress(
+            table,
+            num_codebooks=num_codebooks,
+            codebook_size=codebook_size,
+            seed=seed,
+            verbose=0,
+        )
+        layer = keras_dccl.CodebookEmbedding.from_compressed(compressed)
+        model = example.build_classifier(layer)
+        example.train(model, splits, epochs, monitor=monitor)
+        return model, layer
+    if kind == "task_driven":
+        layer = keras_dccl.CodebookEmbedding.from_pretrained(
+            table,
+            train_embeddings=train_embeddings,
+            num_codebooks=num_codebooks,
+            codebook_size=codebook_size,
+            straight_through=straight_through,
+            seed=seed,
+        )
+    elif kind == "adaptive":
+        layer = keras_dccl.AdaptiveCodebookEmbedding.from_pretrained(
+            table,
+            train_embeddings=train_embeddings,
+            code_lengths=example.CODE_LENGTHS,
+            codebook_size=codebook_size,
+            target_bits_per_word=target_bits_per_word,
+            seed=seed,
+        )
+    else:
+        raise ValueError(f"Unknown kind of embedding: {kind!r}")
+    baseline = None
+    if from_baseline:
+        baseline, baseline_layer = train_tuned(
+            example,
+            "glove_embedding",
+            table,
+            splits,
+            seed,
+            epochs=epochs,
+            monitor=monitor,
+        )
+        layer.embeddings.assign(baseline_layer.embeddings)
+        keras.utils.set_random_seed(seed)
+    if warm_start_epochs:
+        layer.warm_start(warm_start_epochs)
+    model = example.build_classifier(layer)
+    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
+    if baseline is not None:
+        for target, source in zip(model.layers, baseline.layers):
+            if target is not layer:
+                target.set_weights(source.get_weights())
+    example.train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
+    layer.freeze_codes()
+    example.train(model, splits, max(1, epochs // 2), monitor=monitor)
+    return model, layer
 
 
 def main(argv=None):
@@ -104,7 +251,34 @@ def main(argv=None):
         action="store_true",
         help="Keep the runs already in --output and run only the others.",
     )
+    parser.add_argument(
+        "--sentences",
+        type=int,
+        metavar="N",
+        help="Only the first N shuffled sentences (a quick run).",
+    )
+    parser.add_argument(
+        "--list-splits",
+        action="store_true",
+        help="Print the sentence indices of each split of each fold as "
+        "JSON and stop.",
+    )
     args = parser.parse_args(argv)
+    if args.list_splits:
+        import keras_dccl
+
+        count = len(keras_dccl.load_rotten_tomatoes()[0])
+        splits = {
+            fold: {
+                name: indices.tolist()
+                for name, indices in split_for(
+                    args.holdout, fold, args.sentences
+                )(count).items()
+            }
+            for fold in args.folds
+        }
+        print(json.dumps(splits))
+        return
     example = load_example()
     variants = dict(
         example.VARIANTS,
@@ -123,7 +297,15 @@ def main(argv=None):
     if args.output is None:
         name = "sentiment" if args.holdout == "test" else "sentiment_dev"
         name += "_folds" if args.folds != [0] else ""
-        args.output = os.path.join(RESULTS, name + ".json")
+        folder = RESULTS if args.holdout == "test" else TUNING
+        args.output = os.path.join(folder, name + ".json")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    # The example's own recipe, unless an alternative is asked for.
+    train = (
+        functools.partial(train_tuned, example)
+        if options
+        else example.train_variant
+    )
     runs = []
     if args.resume and os.path.exists(args.output):
         with open(args.output, encoding="utf-8") as file:
@@ -131,6 +313,7 @@ def main(argv=None):
     done = {(run["seed"], run.get("fold", 0)) for run in runs}
     results = {
         "benchmark": "sentiment",
+        "json_name": os.path.basename(args.output),
         "started": now(),
         "machine": machine_info(),
         "setup": {
@@ -139,7 +322,8 @@ def main(argv=None):
             "codebook_size": example.CODEBOOK_SIZE,
             "code_lengths": list(example.CODE_LENGTHS),
             "target_bits_per_word": example.TARGET_BITS_PER_WORD,
-            "epochs": example.EPOCHS,
+            "epochs": options.get("epochs", example.EPOCHS),
+            "num_sentences": args.sentences,
             "holdout": args.holdout,
             "folds": args.folds,
             "options": options,
@@ -147,7 +331,7 @@ def main(argv=None):
     }
     with tempfile.TemporaryDirectory() as directory:
         for fold in args.folds:
-            data = example.load_data(holdout=args.holdout, fold=fold)
+            data = load_data(example, args.holdout, fold, args.sentences)
             tokenizer, table, splits = data
             results["setup"].update(
                 vocabulary_size=tokenizer.vocabulary_size,
@@ -160,7 +344,7 @@ def main(argv=None):
                     continue
                 print(f"seed {seed}, fold {fold}:", flush=True)
                 for result in example.run_comparison(
-                    seed, variants=variants, directory=directory, data=data
+                    data, directory, seed, variants=variants, train=train
                 ):
                     runs.append(
                         {
@@ -276,8 +460,8 @@ def render_markdown(results):
     lines = [
         "# Sentiment benchmark: Rotten Tomatoes, GloVe-6B-50d",
         "",
-        "Written by `python benchmarks/sentiment.py` into `sentiment.json`; "
-        "do not edit by hand.",
+        "Written by `python benchmarks/sentiment.py` into "
+        f"`{results.get('json_name', 'sentiment.json')}`; do not edit by hand.",
         "",
         f"{setup.get('vocabulary_size', '?')} words; fixed codes "
         f"M={setup['num_codebooks']}, K={setup['codebook_size']}; adaptive "

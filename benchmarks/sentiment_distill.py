@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark_utils import machine_info  # noqa: E402
 from benchmark_utils import now  # noqa: E402
 from benchmark_utils import write_results  # noqa: E402
+from sentiment import load_data  # noqa: E402
 from sentiment import load_example  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,9 +48,7 @@ def run_fold(example, fold, arguments, directory):
 
     import keras_dccl
 
-    tokenizer, table, splits = example.load_data(
-        holdout=arguments.holdout, fold=fold
-    )
+    tokenizer, table, splits = load_data(example, arguments.holdout, fold)
     start = time.time()
     teacher, _ = example.train_variant("glove_embedding", table, splits, 0)
     teacher_seconds = time.time() - start

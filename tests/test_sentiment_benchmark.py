@@ -1,10 +1,16 @@
 import argparse
 import importlib.util
+import json
 import pathlib
+import runpy
+import subprocess
+import sys
 
 import pytest
 
-PATH = pathlib.Path(__file__).parent.parent / "benchmarks" / "sentiment.py"
+ROOT = pathlib.Path(__file__).parent.parent
+PATH = ROOT / "benchmarks" / "sentiment.py"
+EXAMPLE = ROOT / "examples" / "sentiment.py"
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +118,83 @@ def test_differences_from_the_baseline_are_paired_by_seed_and_fold(sentiment):
     assert difference["mean"] == pytest.approx(-0.01)
     assert difference["standard_error"] == pytest.approx(0.01 / 3**0.5)
     assert sentiment._difference(row) == "-1.00 ± 0.58 points"
+
+
+def run_benchmark(*arguments, cwd=None):
+    result = subprocess.run(
+        [sys.executable, str(PATH), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=cwd,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def list_splits(*arguments):
+    splits = json.loads(run_benchmark("--list-splits", *arguments))
+    return {
+        int(fold): {name: list(indices) for name, indices in parts.items()}
+        for fold, parts in splits.items()
+    }
+
+
+def test_fold_zero_is_the_example_split():
+    example = runpy.run_path(str(EXAMPLE))
+    (fold,) = list_splits().values()
+    expected = example["split_sentences"](sum(map(len, fold.values())))
+    assert fold == {name: part.tolist() for name, part in expected.items()}
+
+
+def test_dev_holdout_never_reads_the_test_split():
+    (test,) = list_splits("--sentences", "1000").values()
+    (dev,) = list_splits("--sentences", "1000", "--holdout", "dev").values()
+    assert len(dev["test"]) == len(test["test"]) == 100
+    for name, indices in dev.items():
+        assert not set(test["test"]) & set(indices), name
+    # The development split is the sentences validation used to hold.
+    assert dev["test"] == test["validation"]
+
+
+def test_folds_test_every_sentence_once():
+    folds = list_splits("--sentences", "500", "--folds", *map(str, range(10)))
+    everything = sorted(sum(folds[0].values(), []))
+    assert everything == sorted(set(everything)) and len(everything) == 500
+    tested = []
+    for fold in range(10):
+        assert sorted(sum(folds[fold].values(), [])) == everything
+        tested += folds[fold]["test"]
+    assert tested[:50] == folds[0]["test"]
+    assert sorted(tested) == everything
+
+
+@pytest.mark.slow
+def test_quick_run_writes_its_own_files(tmp_path):
+    output = tmp_path / "quick.json"
+    run_benchmark(
+        "--sentences",
+        "600",
+        "--seeds",
+        "0",
+        "--variants",
+        "glove_embedding",
+        "adaptive",
+        "--option",
+        "epochs=1",
+        "--output",
+        str(output),
+    )
+    results = json.loads(output.read_text())
+    assert [run["variant"] for run in results["runs"]] == [
+        "glove_embedding",
+        "adaptive",
+    ]
+    assert results["setup"]["sentences"]["test"] == 60
+    assert results["setup"]["options"] == {"epochs": 1}
+    for run in results["runs"]:
+        assert 0.0 <= run["test_accuracy"] <= 1.0
+        assert run["embedding_bytes"] > 0
+    markdown = (tmp_path / "quick.md").read_text()
+    assert "into `quick.json`" in markdown
+    assert "| adaptive | 1 |" in markdown
