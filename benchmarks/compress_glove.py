@@ -21,6 +21,10 @@ Usage:
         uniform_2bit,uniform_3bit,pq,residual_kmeans,default,gumbel_search,gumbel
     # The paper recipe alone (200 epochs), merged into the same table:
     python benchmarks/compress_glove.py --methods paper
+    # keras-dccl's default against faiss RQ and LSQ at M=8, 16, 32, one
+    # thread, to results/compress_glove_faiss.json (see compress_faiss.py;
+    # --help after --versus-faiss lists its own flags):
+    python benchmarks/compress_glove.py --versus-faiss
 
 Needs the benchmark requirements: `pip install -e ".[benchmarks]"`.
 """
@@ -827,8 +831,44 @@ def write_results(path, results):
 # ---------------------------------------------------------------- main
 
 
+# faiss figures of the issue (one thread, same machine kind), M -> method.
+FAISS_REFERENCES = {
+    (8, "keras_dccl"): "2.689 (28 s), the recipe before this issue",
+    (8, "faiss_lsq"): "2.702 (57 s)",
+    (8, "faiss_rq_beam8"): "2.884 (9 s)",
+    (8, "faiss_rq_beam32"): "2.914 (43 s)",
+    (16, "keras_dccl"): "1.781 (50 s), the recipe before this issue",
+    (16, "faiss_lsq"): "1.890 (157 s)",
+    (16, "faiss_rq_beam8"): "1.928 (18 s)",
+    (16, "faiss_rq_beam32"): "1.892 (92 s)",
+    (32, "keras_dccl"): "0.891 (99 s), the recipe before this issue",
+    (32, "faiss_lsq"): "1.193 (492 s)",
+    (32, "faiss_rq_beam8"): "0.892 (36 s)",
+    (32, "faiss_rq_beam32"): "0.832 (202 s)",
+}
+
+
+def versus_faiss(argv):
+    """`--versus-faiss`: M=8, 16, 32 against faiss (compress_faiss.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import compress_faiss
+
+    return compress_faiss.run(
+        argv,
+        name="compress_glove_faiss",
+        title="Compression benchmark: GloVe 6B 50d, keras-dccl and faiss",
+        description=f"The top {FULL_NUM_WORDS:,} words of GloVe 6B 50d.",
+        load_vectors=lambda: load_vectors(FULL_NUM_WORDS),
+        references=FAISS_REFERENCES,
+        script="benchmarks/compress_glove.py --versus-faiss",
+    )
+
+
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--versus-faiss" in argv:
+        return versus_faiss([a for a in argv if a != "--versus-faiss"])
+    args = parse_args(argv)
     try:
         return _run(args)
     except BenchmarkError as error:

@@ -10,6 +10,8 @@ import threadpoolctl
 
 from keras_dccl.compressed_embedding import CompressedEmbedding
 from keras_dccl.compression import local_search
+from keras_dccl.compression.beam_search import beam_encode
+from keras_dccl.compression.beam_search import residual_beam_start
 from keras_dccl.compression.gumbel_settings import GumbelSettings
 from keras_dccl.compression.progress_bar import ProgressBar
 from keras_dccl.compression.residual_kmeans import residual_encode
@@ -28,19 +30,37 @@ class Recipe:
         description: One line for `--help` and reports.
         kmeans_iterations: Lloyd iterations per residual k-means stage, or 0
             to start from the encoder's random initialisation instead.
+        start_beam: 0 for classic residual k-means; else the beam width of
+            a residual start trained under beam search, each stage's
+            codebook by progressive-dim k-means (`kmeans_iterations` per
+            width), as faiss's `ResidualQuantizer`.
         gumbel: Settings of the Gumbel-softmax encoder stage, or None.
         search_iterations: Alternations of least-squares codebooks and
             perturbed local search over the codes (0: none).
+        scale_search: Scale `search_iterations` by 32 / M (at least 1):
+            with fewer codebooks an iteration costs less and more of them
+            pay off.
+        search_rounds: Perturbed local search steps per iteration.
+        search_perturbations: Codes of a word set at random before each
+            local search step (None: M // 8, at least 1).
         search_patience: Stop the search after this many iterations without
             a better validation distance.
+        max_training_rows: Learn the codebooks on a random sample of at most
+            this many rows (None: all); the other rows get their codes by
+            beam search at the end. Bounds the memory of huge tables.
         refit: Least-squares codebooks on all rows at the end.
     """
 
     description: str
     kmeans_iterations: int = 0
+    start_beam: int = 0
     gumbel: GumbelSettings | None = None
     search_iterations: int = 0
+    scale_search: bool = False
+    search_rounds: int = 1
+    search_perturbations: int | None = None
     search_patience: int = 5
+    max_training_rows: int | None = None
     refit: bool = True
 
     def __post_init__(self):
@@ -73,6 +93,17 @@ IMPROVED_GUMBEL = GumbelSettings(
 )
 
 RECIPES = {
+    "beam": Recipe(
+        "Residual codebooks trained under beam search (8 partial sums per "
+        "word, progressive-dim k-means), then least-squares codebooks "
+        "alternating with perturbed local search over the codes.",
+        kmeans_iterations=10,
+        start_beam=8,
+        search_iterations=20,
+        scale_search=True,
+        search_rounds=2,
+        search_perturbations=4,
+    ),
     "paper": Recipe(
         "Shu & Nakayama's recipe and the authors' code: Gumbel-softmax "
         "encoder, tau=1, Adam 1e-4, clip 0.001, batch 64, 200 epochs.",
@@ -103,7 +134,7 @@ RECIPES = {
         search_iterations=40,
     ),
 }
-DEFAULT_RECIPE = "search"
+DEFAULT_RECIPE = "beam"
 
 
 def compress(
@@ -126,7 +157,7 @@ def compress(
     the rows is held out of the codebook fit to drive early stopping; at the
     end every row, held-out ones included, gets its codes.
 
-    Recipes (see `RECIPES`): "default" (currently "search"), "search",
+    Recipes (see `RECIPES`): "default" (currently "beam"), "beam", "search",
     "gumbel_search", "gumbel", "residual_kmeans" and "paper" (the recipe of
     Shu & Nakayama, ICLR 2018, and the authors' code, to reproduce it).
 
@@ -253,10 +284,13 @@ class _Job:
             None if weights is None else weights.tobytes(),
         )
         split_rng = np.random.default_rng([seed, 0])
-        held_out = int(round(validation_split * len(vectors)))
         order = split_rng.permutation(len(vectors))
-        self.validation_rows = np.sort(order[:held_out])
-        self.training_rows = np.sort(order[held_out:])
+        # Rows beyond `max_training_rows` only get codes at the end.
+        used = order[: recipe.max_training_rows]
+        self.rest_rows = np.sort(order[len(used) :])
+        held_out = int(round(validation_split * len(used)))
+        self.validation_rows = np.sort(used[:held_out])
+        self.training_rows = np.sort(used[held_out:])
         self.training = vectors[self.training_rows]
         self.validation = vectors[self.validation_rows]
         self.training_weights = self.validation_weights = None
@@ -275,8 +309,11 @@ class _Job:
         if state["stage"] == "search":
             self._search(state, arrays)
         codes, codebooks = arrays["codes"], arrays["codebooks"]
+        self._encode_rest(codes, codebooks)
         if self.recipe.refit:
-            local_search.update_codebooks(
+            # Exact least squares over row chunks, then one ICM sweep: each
+            # step can only lower the error, and memory stays bounded.
+            local_search.least_squares_codebooks(
                 self.vectors, codes, codebooks, weights=self.weights
             )
             local_search.search_codes(
@@ -325,9 +362,36 @@ class _Job:
         state.update(stage=stage, rng=rng.bit_generator.state, step=0)
         self._save(state, arrays)
 
+    def _encode_rest(self, codes, codebooks, chunk_size=65536):
+        """Codes of the rows left out of training, by beam search."""
+        beam_size = max(1, self.recipe.start_beam)
+        for start in range(0, len(self.rest_rows), chunk_size):
+            rows = self.rest_rows[start : start + chunk_size]
+            codes[rows] = beam_encode(self.vectors[rows], codebooks, beam_size)
+
     def _initialise(self, state, arrays):
         rng = self._rng(state)
-        if self.recipe.kmeans_iterations:
+        if self.recipe.start_beam:
+            self._say(
+                f"Residual start under beam search ({self.recipe.start_beam} "
+                "partial sums per row)."
+            )
+            training_codes, codebooks = residual_beam_start(
+                self.training,
+                self.num_codebooks,
+                self.codebook_size,
+                self.recipe.start_beam,
+                self.recipe.kmeans_iterations,
+                rng,
+                self.training_weights,
+            )
+            codes = np.zeros((len(self.vectors), self.num_codebooks), np.uint8)
+            codes[self.training_rows] = training_codes
+            codes[self.validation_rows] = beam_encode(
+                self.validation, codebooks, self.recipe.start_beam
+            )
+            arrays.update(codes=codes, codebooks=codebooks)
+        elif self.recipe.kmeans_iterations:
             self._say("Residual k-means initialisation.")
             _, codebooks = residual_kmeans(
                 self.training,
@@ -400,24 +464,36 @@ class _Job:
         }
         training, validation = self.training, self.validation
         training_weights = self.training_weights
-        perturbations = max(1, self.num_codebooks // 8)
-        progress = self._progress(recipe.search_iterations, "iterations")
-        for step in range(state["step"], recipe.search_iterations):
+        perturbations = recipe.search_perturbations or max(
+            1, self.num_codebooks // 8
+        )
+        perturbations = min(perturbations, self.num_codebooks)
+        iterations = recipe.search_iterations
+        if recipe.scale_search:
+            iterations = max(1, iterations * 32 // self.num_codebooks)
+        progress = self._progress(iterations, "iterations")
+        for step in range(state["step"], iterations):
             training_codes = codes[self.training_rows]
             local_search.update_codebooks(
                 training, training_codes, codebooks, weights=training_weights
             )
-            local_search.search_codes(
-                training, training_codes, codebooks, rng, perturbations
-            )
+            for _ in range(recipe.search_rounds):
+                local_search.search_codes(
+                    training, training_codes, codebooks, rng, perturbations
+                )
             codes[self.training_rows] = training_codes
             monitored, monitored_codes = training, training_codes
             monitored_weights = training_weights
             if len(validation):
                 monitored_codes = codes[self.validation_rows]
-                local_search.search_codes(
-                    validation, monitored_codes, codebooks, rng, perturbations
-                )
+                for _ in range(recipe.search_rounds):
+                    local_search.search_codes(
+                        validation,
+                        monitored_codes,
+                        codebooks,
+                        rng,
+                        perturbations,
+                    )
                 codes[self.validation_rows] = monitored_codes
                 monitored = validation
                 monitored_weights = self.validation_weights
@@ -523,9 +599,11 @@ def _check_vectors(vectors):
         raise ValueError(
             f"`vectors` must not be empty. Received: shape {vectors.shape}"
         )
+    # A float32 memory map stays one (no copy); the check goes by chunks.
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if not np.isfinite(vectors).all():
-        raise ValueError("`vectors` holds NaN or Inf values.")
+    for start in range(0, len(vectors), 65536):
+        if not np.isfinite(vectors[start : start + 65536]).all():
+            raise ValueError("`vectors` holds NaN or Inf values.")
     # Squared distances are summed in float32: their sum must not overflow.
     limit = float(np.sqrt(np.finfo(np.float32).max / vectors.shape[1])) / 4
     largest = max(float(vectors.max()), -float(vectors.min()))

@@ -100,3 +100,51 @@ def search_codes(
             current[better] = candidate[better]
         icm(block, current, codebooks, 1, rng)
     return codes
+
+
+def least_squares_codebooks(
+    vectors, codes, codebooks, weights=None, chunk_size=16384
+):
+    """All codebooks at once by (weighted) least squares, in place.
+
+    Solves min_C sum_i w_i ||x_i - sum_m C[m, codes[i, m]]||^2 through its
+    normal equations, accumulated over row chunks (so `vectors` may be a
+    memory map of any size): the Gram matrix of the one-hot code matrix,
+    (M*K, M*K), from co-occurrence counts of each pair of codebooks, and its
+    product with the vectors, (M*K, D). The system is singular (a constant
+    can move between codebooks), so the least-norm solution is taken.
+    Codebook vectors that no row uses keep their values.
+    """
+    num_codebooks, size, dim = codebooks.shape
+    width = num_codebooks * size
+    gram = np.zeros((num_codebooks, size, num_codebooks, size), np.float64)
+    moments = np.zeros((width, dim), np.float64)
+    offsets = np.arange(num_codebooks) * size
+    for start in range(0, len(vectors), chunk_size):
+        block = np.asarray(vectors[start : start + chunk_size], np.float32)
+        block_codes = codes[start : start + len(block)].astype(np.int64)
+        block_weights = None
+        if weights is not None:
+            block_weights = weights[start : start + len(block)]
+        for i in range(num_codebooks):
+            for j in range(i, num_codebooks):
+                pairs = block_codes[:, i] * size + block_codes[:, j]
+                counts = np.bincount(
+                    pairs, weights=block_weights, minlength=size * size
+                ).reshape(size, size)
+                gram[i, :, j] += counts
+                if j != i:
+                    gram[j, :, i] += counts.T
+        one_hot = np.zeros((len(block), width), np.float32)
+        one_hot[np.arange(len(block))[:, None], block_codes + offsets] = (
+            1.0 if block_weights is None else block_weights[:, None]
+        )
+        moments += one_hot.T @ block
+    gram = gram.reshape(width, width)
+    used = np.diag(gram) > 0
+    solution = np.linalg.lstsq(
+        gram[np.ix_(used, used)], moments[used], rcond=None
+    )[0]
+    flat = codebooks.reshape(width, dim)
+    flat[used] = solution
+    return codebooks

@@ -77,3 +77,41 @@ def residual_encode(vectors, codebooks):
         codes[:, m] = nearest(residual, codebooks[m])
         residual -= codebooks[m][codes[:, m]]
     return codes
+
+
+def progressive_kmeans(points, num_clusters, iterations, rng, weights=None):
+    """k-means grown over principal components (progressive-dim clustering).
+
+    As faiss's `ProgressiveDimClustering`: Lloyd's iterations on the first 2,
+    3, 5, ... principal components of `points`, each run starting from the last one's centroids
+    (padded with zeros), up to all D. In high dimension this escapes the poor
+    minima that a random start leaves, which matters most on the nearly
+    isotropic residuals of late stages.
+
+    Returns:
+        Float32 centroids (num_clusters, D).
+    """
+    dim = points.shape[1]
+    mean = np.average(points, axis=0, weights=weights).astype(np.float32)
+    centred = points - mean
+    weighted = centred if weights is None else centred * weights[:, None]
+    _, axes = np.linalg.eigh((weighted.T @ centred).astype(np.float64))
+    axes = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)
+    projected = centred @ axes
+    start = rng.choice(len(points), num_clusters, replace=False)
+    centroids = np.zeros((num_clusters, 0), np.float32)
+    steps = 10
+    for step in range(1, steps + 1):
+        width = max(1, min(dim, int(round(dim ** (step / steps)))))
+        if width <= centroids.shape[1]:
+            continue
+        view = np.ascontiguousarray(projected[:, :width])
+        if not centroids.shape[1]:
+            centroids = view[np.sort(start)]
+        else:
+            padding = np.zeros((num_clusters, width - centroids.shape[1]))
+            centroids = np.hstack([centroids, padding.astype(np.float32)])
+        for _ in range(iterations):
+            assignment = nearest(view, centroids)
+            centroids = cluster_means(view, assignment, centroids, weights)
+    return (centroids @ axes.T + mean).astype(np.float32)
