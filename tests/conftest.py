@@ -17,6 +17,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 BACKEND_MODULES = (
     "test_adaptive_codebook_embedding.py",
     "test_codebook_decoder.py",
+    "test_code_embedding_contract.py",
     "test_codebook_embedding.py",
     "test_compress.py",
     "test_gumbel_softmax_encoder.py",

@@ -35,6 +35,10 @@ class LayerTestCase(unittest.TestCase):
         input_data,
         expected_output_shape,
         supports_masking=False,
+        expected_num_trainable_weights=None,
+        expected_num_non_trainable_weights=None,
+        expected_num_seed_generators=None,
+        expected_num_losses=None,
     ):
         """Runs every standard check on `layer_class(**init_kwargs)`.
 
@@ -45,9 +49,23 @@ class LayerTestCase(unittest.TestCase):
             expected_output_shape: Output shape for `input_data`.
             supports_masking: Whether the layer should compute a mask, which
                 is then expected to be `input_data != 0`.
+            expected_num_trainable_weights,
+            expected_num_non_trainable_weights,
+            expected_num_seed_generators (its own and its sub-layers'),
+            expected_num_losses (after one call in training mode):
+                Optional counts, checked once the layer is built, as
+                Keras's own `run_layer_test` does.
         """
         self.check_build_and_call(
             layer_class, init_kwargs, input_data, expected_output_shape
+        )
+        self.check_counts(
+            layer_class(**init_kwargs),
+            input_data,
+            trainable_weights=expected_num_trainable_weights,
+            non_trainable_weights=expected_num_non_trainable_weights,
+            seed_generators=expected_num_seed_generators,
+            losses=expected_num_losses,
         )
         self.check_fit_one_step(layer_class, init_kwargs, input_data)
         self.check_config_round_trip(layer_class, init_kwargs)
@@ -74,6 +92,19 @@ class LayerTestCase(unittest.TestCase):
             tuple(layer(symbolic_inputs).shape),
             (None, *expected_output_shape[1:]),
         )
+
+    def check_counts(self, layer, input_data, **expected):
+        """Counts of `layer`'s parts after one call; `None`: not checked."""
+        layer(input_data, training=True)
+        counts = {
+            "trainable_weights": len(layer.trainable_weights),
+            "non_trainable_weights": len(layer.non_trainable_weights),
+            "seed_generators": len(seed_generators(layer)),
+            "losses": len(layer.losses),
+        }
+        for name, number in expected.items():
+            if number is not None:
+                self.assertEqual(counts[name], number, f"number of {name}")
 
     def check_fit_one_step(self, layer_class, init_kwargs, input_data):
         layer = layer_class(**init_kwargs)
@@ -179,3 +210,16 @@ class LayerTestCase(unittest.TestCase):
         )
         model.add(layer)
         return model
+
+
+def seed_generators(layer):
+    """The seed generators of `layer` and its sub-layers, once each.
+
+    As Keras's own test utilities count them (through `_flatten_layers` and
+    `_seed_generators`, Keras internals: there is no public way).
+    """
+    found = {}
+    for sublayer in layer._flatten_layers(include_self=True, recursive=True):
+        for generator in sublayer._seed_generators:
+            found[id(generator)] = generator
+    return list(found.values())

@@ -57,16 +57,10 @@ def classifier(embedding_layer):
     return model
 
 
+# The standard checks of both forms, masking and the errors that both code
+# embeddings share: tests/test_code_embedding_contract.py.
 class CodebookEmbeddingTest(LayerTestCase):
-    def test_frozen_form(self):
-        self.run_layer_test(
-            CodebookEmbedding,
-            INIT_KWARGS,
-            input_data=random_ids(2, 5),
-            expected_output_shape=(2, 5, OUTPUT_DIM),
-        )
-
-    def test_training_form(self):
+    def test_training_form_weights(self):
         layer = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
         layer.build()
         self.assertEqual(
@@ -82,20 +76,6 @@ class CodebookEmbeddingTest(LayerTestCase):
         )
         self.assertEqual(
             layer.non_trainable_weights, [layer.encoder.temperature]
-        )
-        # The fit step checks that all of them change.
-        self.run_layer_test(
-            CodebookEmbedding,
-            {
-                **INIT_KWARGS,
-                "learn_codes": True,
-                "hidden_units": 5,
-                "temperature": 0.5,
-                "straight_through": True,
-                "reconstruction_weight": 0.5,
-            },
-            input_data=random_ids(2, 5),
-            expected_output_shape=(2, 5, OUTPUT_DIM),
         )
 
     def test_reconstruction_loss(self):
@@ -113,17 +93,6 @@ class CodebookEmbeddingTest(LayerTestCase):
         quiet = CodebookEmbedding(**INIT_KWARGS, learn_codes=True)
         quiet(ids)
         self.assertEqual(quiet.losses, [])
-
-    def test_masking(self):
-        self.run_layer_test(
-            CodebookEmbedding,
-            {**INIT_KWARGS, "mask_zero": True},
-            input_data=np.array([[3, 1, 0, 0], [2, 0, 5, 0]], "int32"),
-            expected_output_shape=(2, 4, OUTPUT_DIM),
-            supports_masking=True,
-        )
-        layer = CodebookEmbedding(**INIT_KWARGS)
-        self.assertIsNone(layer.compute_mask(np.array([2, 1, 0])))
 
     def test_drop_in_replacement_for_embedding(self):
         ids = random_ids(8, 5)
@@ -256,12 +225,6 @@ class CodebookEmbeddingTest(LayerTestCase):
             # their trainable flag.
             self.assertAllClose(layer.embeddings, vectors)
             self.assertEqual(layer.embeddings.trainable, train_embeddings)
-        frozen = CodebookEmbedding(**INIT_KWARGS)
-        frozen.build()
-        with self.assertRaisesRegex(ValueError, "training form"):
-            frozen.warm_start()
-        with self.assertRaisesRegex(ValueError, "epochs"):
-            layer.warm_start(epochs=0)
 
     def test_freeze_codes(self):
         vectors = np.random.default_rng(4).normal(size=(INPUT_DIM, OUTPUT_DIM))
@@ -297,12 +260,6 @@ class CodebookEmbeddingTest(LayerTestCase):
         self.assertAllClose(layer(ids), embeddings_before)
         self.assertAllClose(model(ids), before)
         self.check_refit_and_reload_after_freeze(model, ids, targets, 2)
-
-    def test_freeze_codes_errors(self):
-        self.check_freeze_errors(
-            CodebookEmbedding(**INIT_KWARGS),
-            CodebookEmbedding(**INIT_KWARGS, learn_codes=True),
-        )
 
     def test_bad_arguments(self):
         bad_arguments = [
