@@ -100,8 +100,8 @@ def run_python(program, folder, *arguments):
     """Runs `program` (or a script, with `arguments`) in `folder`."""
     environment = dict(os.environ)
     environment.setdefault("KERAS_BACKEND", "tensorflow")
-    # The checkout's keras_dccl, and only it: with the whole checkout on
-    # the path, its `tflite/` folder would hide the `tflite` module.
+    # The checkout's keras_dccl (not an installed copy), and only it: a
+    # snippet must not see the checkout's other folders as packages.
     site = folder / ".site"
     if not site.exists():
         site.mkdir()
