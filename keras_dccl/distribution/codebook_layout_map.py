@@ -49,13 +49,15 @@ def codebook_layout_map(device_mesh, model_axis="model", layout_map=None):
     Example:
 
     ```python
+    from keras_dccl.distribution import codebook_layout_map
+
     devices = keras.distribution.list_devices()
     mesh = keras.distribution.DeviceMesh(
         (2, len(devices) // 2), ("batch", "model"), devices
     )
     keras.distribution.set_distribution(
         keras.distribution.ModelParallel(
-            layout_map=keras_dccl.distribution.codebook_layout_map(mesh),
+            layout_map=codebook_layout_map(mesh),
             batch_dim_name="batch",
         )
     )
