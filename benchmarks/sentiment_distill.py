@@ -19,8 +19,8 @@ Usage:
         [--epochs 20] [--resume] [--output PATH]
 
 Writes benchmarks/results/sentiment_distill.json and .md (atomically)
-after every fold (`--holdout dev`: sentiment_distill_dev.json, the test
-sentences left out altogether, for choosing the recipe).
+after every fold (`--holdout dev`: tuning/sentiment_distill_dev.json, the
+test sentences left out altogether, for choosing the recipe).
 """
 
 import argparse
@@ -71,7 +71,7 @@ def run_fold(example, fold, arguments, directory):
         optimizer=keras.optimizers.Adam(arguments.learning_rate),
         epochs=arguments.epochs,
         batch_size=64,
-        patience=3,
+        patience=arguments.patience,
         verbose=0,
     )
     student_seconds = time.time() - start
@@ -160,6 +160,7 @@ def main(argv=None):
     parser.add_argument("--num-codebooks", type=int, default=6)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--output")
     parser.add_argument(
         "--resume", action="store_true",
@@ -168,10 +169,10 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if arguments.output is None:
-        name = "sentiment_distill" + (
-            "" if arguments.holdout == "test" else "_dev"
-        )
-        arguments.output = os.path.join(RESULTS, name + ".json")
+        name = "sentiment_distill.json"
+        if arguments.holdout == "dev":
+            name = os.path.join("tuning", "sentiment_distill_dev.json")
+        arguments.output = os.path.join(RESULTS, name)
     runs = []
     if arguments.resume and os.path.exists(arguments.output):
         with open(arguments.output, encoding="utf-8") as file:

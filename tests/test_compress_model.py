@@ -409,3 +409,71 @@ def test_convert_script_bert_student(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "pass --representative INPUTS.npz" in error
     assert not (tmp_path / "no.tflite").exists()
+
+
+def test_exact_rows_look_up_their_vectors(tmp_path):
+    layer = CodebookEmbedding(50, DIMENSION, num_codebooks=3, exact_rows=4)
+    layer.build()
+    decoded = decoded_table(layer)
+    ids = np.array([7, 3, 40])
+    vectors = np.random.default_rng(1).standard_normal((3, DIMENSION))
+    layer.set_exact_rows(ids, vectors)
+    table = keras.ops.convert_to_numpy(layer(np.arange(50)))
+    np.testing.assert_allclose(table[ids], vectors, atol=1e-5)
+    others = np.setdiff1d(np.arange(50), ids)
+    np.testing.assert_allclose(table[others], decoded[others], atol=1e-6)
+    hidden = np.random.default_rng(2).standard_normal((2, DIMENSION))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(hidden, reverse=True)),
+        hidden @ table.T, rtol=1e-5, atol=1e-5,
+    )  # fmt: skip
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), layer])
+    model.save(tmp_path / "exact.keras")
+    loaded = keras.saving.load_model(tmp_path / "exact.keras")
+    pairs = np.array([[7, 1], [40, 3]])
+    np.testing.assert_allclose(
+        loaded.predict(pairs, verbose=0), model.predict(pairs, verbose=0)
+    )
+    for ids, vectors in [
+        (np.arange(5), np.zeros((5, DIMENSION))),  # more than exact_rows
+        (np.array([1, 1]), np.zeros((2, DIMENSION))),  # repeated
+        (np.array([50]), np.zeros((1, DIMENSION))),  # out of range
+        (np.array([1]), np.zeros((1, 3))),  # wrong width
+    ]:
+        with pytest.raises(ValueError, match="`ids` must be at most"):
+            layer.set_exact_rows(ids, vectors)
+
+
+def test_compress_model_exact_rows_of_largest_weight(tmp_path):
+    model = sequential_model()
+    weights = np.ones(VOCABULARY)
+    weights[[5, 17, 90]] = [50.0, 40.0, 30.0]
+    student = keras_dccl.compress_model(
+        model, weights=weights, exact_rows=3, verbose=0, **OPTIONS
+    )
+    layer = student.get_layer("words")
+    table = model.get_layer("words").get_weights()[0]
+    looked_up = keras.ops.convert_to_numpy(layer(np.arange(VOCABULARY)))
+    np.testing.assert_allclose(looked_up[[5, 17, 90]], table[[5, 17, 90]],
+                               atol=1e-6)  # fmt: skip
+    assert np.abs(looked_up - table).max() > 1e-3  # the others are codes
+    with pytest.raises(ValueError, match="pass `weights`"):
+        keras_dccl.compress_model(model, exact_rows=3, verbose=0, **OPTIONS)
+    # Exported: float32 within 1e-5; int8 within the rounding bounds.
+    ids = np.array([[5, 17, 90, 1, 2, 3]], dtype="int32")
+    head = keras.Model(student.inputs, layer(student.inputs[0]))
+    expected = head.predict(ids, verbose=0)
+    for quantize in ("none", "int8"):
+        path = export_litert(
+            head, tmp_path / f"{quantize}.tflite", quantize=quantize,
+            sequence_length=LENGTH, batch_size=1,
+        )  # fmt: skip
+        got = run_signature(path, {"ids": ids})
+        difference = np.abs(next(iter(got.values())) - expected).max()
+        if quantize == "none":
+            assert difference <= 1e-5
+        else:
+            _, scales = quantize_codebooks(layer.compute_codebooks())
+            residuals = keras.ops.convert_to_numpy(layer._residual_rows())
+            bound = (scales.sum() + np.abs(residuals).max() / 127) / 2
+            assert 0 < difference <= bound + 1e-5

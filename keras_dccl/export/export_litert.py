@@ -317,10 +317,17 @@ def strip_codebook_embeddings(
                 keras.ops.convert_to_numpy(layer(reserved_ids, training=False)),
                 **common,
             )
+        exact = None
+        if getattr(layer, "exact_rows", 0):
+            exact = (
+                keras.ops.convert_to_numpy(layer.row_index),
+                keras.ops.convert_to_numpy(layer._residual_rows()),
+            )
         return LiteRTCodebookEmbedding(
             layer.compute_codes(),
             layer.compute_codebooks(),
             codebook_pairs=codebook_pairs,
+            exact=exact,
             **common,
         )
 

@@ -154,6 +154,11 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         codebook_pairs: Boolean. Store `pair_codebooks` instead: one gather
             per two codes and no unpacking, for 256 / (2 * K) times the
             codebook bytes.
+        exact: Optional `(row_index, residuals)` of a layer with exact
+            rows: int (V,) indices into float (N + 1, D) residual rows (the
+            last one zero), added to the decoded codes. Stored as an int16
+            index (int32 from 32,767 rows) and int8 rows with one scale
+            each (float32 with float32 codebooks).
     """
 
     def __init__(
@@ -163,20 +168,47 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         codebook_dtype="int8",
         mask_zero=False,
         codebook_pairs=False,
+        exact=None,
         **kwargs,
     ):
         if codebook_pairs:
             codes, codebooks = pair_codebooks(codes, codebooks)
         super().__init__(codebooks, codebook_dtype, mask_zero, **kwargs)
         self._codes = codes
+        self._exact = exact
 
     def build(self, input_shape=None):
         super().build(input_shape)
         self.codes = self._codes_table("codes", self._codes)
+        if self._exact is None:
+            return
+        row_index, residuals = self._exact
+        index_dtype = "int16" if len(residuals) <= 32767 else "int32"
+        self.row_index = self._constant(
+            "row_index", np.asarray(row_index).astype(index_dtype)
+        )
+        residuals = np.asarray(residuals, dtype=np.float32)
+        if self.codebook_dtype == "int8":
+            values, scales = quantize_codebooks(residuals[:, None, :])
+            self.residuals = self._constant("residuals", values[:, 0, :])
+            self.residual_scales = self._constant(
+                "residual_scales", scales[:, None]
+            )
+        else:
+            self.residuals = self._constant("residuals", residuals)
 
     def call(self, inputs):
         ids = tf.cast(inputs, tf.int32)
-        return self._decode(self.codes, ids, self.num_codebooks)
+        vectors = self._decode(self.codes, ids, self.num_codebooks)
+        if self._exact is None:
+            return vectors
+        rows = tf.cast(tf.gather(self.row_index, ids), tf.int32)
+        residuals = tf.gather(self.residuals, rows)
+        if self.codebook_dtype == "int8":
+            residuals = tf.cast(residuals, tf.float32) * tf.gather(
+                self.residual_scales, rows
+            )
+        return vectors + residuals
 
 
 def adaptive_order(lengths, reserved):

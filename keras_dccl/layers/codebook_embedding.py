@@ -1,8 +1,10 @@
 import keras
+import numpy as np
 from keras import ops
 
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.code_embedding_base import RandomCodes
+from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_non_negative_float
 
 
@@ -70,6 +72,13 @@ class CodebookEmbedding(CodeEmbeddingBase):
             Shu & Nakayama's code learning. With a task loss, it keeps the
             codes close to the pretrained vectors. Defaults to `0.0` (the
             task loss alone).
+        exact_rows: Non-negative integer. Number of words (chosen with
+            `set_exact_rows()`, e.g. the most frequent tokens of a
+            transformer) that also get a trainable residual row of their
+            own, added to their decoded codes, so that they can be looked up
+            exactly; the other words use their codes alone. Costs a
+            `(input_dim,)` int32 row index (int16 in `.tflite` files) and
+            `exact_rows` rows (int8 in `.tflite` files). Defaults to `0`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -144,8 +153,10 @@ class CodebookEmbedding(CodeEmbeddingBase):
         straight_through=False,
         seed=None,
         reconstruction_weight=0.0,
+        exact_rows=0,
         **kwargs,
     ):
+        self.exact_rows = check_integer("exact_rows", exact_rows, minimum=0)
         super().__init__(
             input_dim=input_dim,
             output_dim=output_dim,
@@ -175,6 +186,14 @@ class CodebookEmbedding(CodeEmbeddingBase):
             )
             return ops.cast(logits, self.compute_dtype)
         inputs = self._ids(inputs)
+        outputs = self._lookup(inputs, training)
+        if self.exact_rows:
+            rows = ops.take(self.row_index, inputs, axis=0)
+            residuals = ops.take(self._residual_rows(), rows, axis=0)
+            outputs = outputs + ops.cast(residuals, outputs.dtype)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _lookup(self, inputs, training):
         if self.learn_codes:
             vectors = ops.take(self.embeddings, inputs, axis=0)
             vectors = ops.reshape(vectors, (-1, self.output_dim))
@@ -189,7 +208,68 @@ class CodebookEmbedding(CodeEmbeddingBase):
         else:
             codes = ops.take(self.codes, inputs, axis=0)
             outputs = self.decoder(ops.cast(codes, "int32"))
-        return ops.cast(outputs, self.compute_dtype)
+        return outputs
+
+    def _add_weights(self):
+        if not self.exact_rows:
+            return
+        self.row_index = self.add_weight(
+            name="row_index",
+            shape=(self.input_dim,),
+            initializer=keras.initializers.Constant(self.exact_rows),
+            dtype="int32",
+            trainable=False,
+        )
+        self.residuals = self.add_weight(
+            name="residuals",
+            shape=(self.exact_rows + 1, self.output_dim),
+            initializer="zeros",
+        )
+
+    def _residual_rows(self):
+        """The residual rows, the last (of the other words) kept at zero."""
+        keep = ops.arange(self.exact_rows + 1) < self.exact_rows
+        return self.residuals * ops.cast(keep, self.residuals.dtype)[:, None]
+
+    def set_exact_rows(self, ids, vectors):
+        """Makes the words `ids` look up `vectors` exactly.
+
+        Each of the `exact_rows` words gets a residual row, added to its
+        decoded codes: `vectors` minus the decoded embedding of the word now.
+        The residual rows are trainable with the codebooks (and exported as
+        int8 rows with one scale each), so frequent words can be kept near
+        exact while the others share the codebooks.
+
+        Args:
+            ids: Integer array of at most `exact_rows` distinct word ids.
+            vectors: Float array `(len(ids), output_dim)`.
+        """
+        self._check_built("set_exact_rows")
+        ids = np.asarray(ids, dtype="int64")
+        vectors = np.asarray(vectors, dtype="float32")
+        if (
+            ids.ndim != 1
+            or len(ids) > self.exact_rows
+            or len(np.unique(ids)) != len(ids)
+            or (len(ids) and (ids.min() < 0 or ids.max() >= self.input_dim))
+            or vectors.shape != (len(ids), self.output_dim)
+        ):
+            raise ValueError(
+                f"`ids` must be at most exact_rows={self.exact_rows} distinct "
+                f"ids in [0, {self.input_dim}) and `vectors` of shape "
+                f"(len(ids), {self.output_dim}). Received: ids.shape="
+                f"{ids.shape}, vectors.shape={vectors.shape}"
+            )
+        row_index = np.full(self.input_dim, self.exact_rows, dtype="int32")
+        row_index[ids] = np.arange(len(ids))
+        residuals = np.zeros((self.exact_rows + 1, self.output_dim), "float32")
+        self.row_index.assign(row_index)
+        self.residuals.assign(residuals)
+        decoded = ops.convert_to_numpy(
+            ops.cast(self._lookup(ops.convert_to_tensor(ids), False), "float32")
+        )
+        residuals[: len(ids)] = vectors - decoded
+        self.residuals.assign(residuals)
 
     def _decode_all(self, training):
         """The decoded `(input_dim, output_dim)` table of every word."""
@@ -197,7 +277,12 @@ class CodebookEmbedding(CodeEmbeddingBase):
             codes = self.encoder(self.embeddings, training=training)
         else:
             codes = ops.cast(self.codes, "int32")
-        return self.decoder(codes)
+        table = self.decoder(codes)
+        if self.exact_rows:
+            residuals = self._residual_rows()
+            residuals = ops.take(residuals, self.row_index, axis=0)
+            table = table + ops.cast(residuals, table.dtype)
+        return table
 
     def compute_output_spec(self, inputs, reverse=False, training=None):
         if reverse:
@@ -212,6 +297,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
             num_codebooks=self.num_codebooks,
             straight_through=self.straight_through,
             reconstruction_weight=self.reconstruction_weight,
+            exact_rows=self.exact_rows,
         )
         return config
 

@@ -4,6 +4,7 @@ import math
 import re
 
 import keras
+import numpy as np
 
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 
@@ -15,6 +16,7 @@ def compress_model(
     filters=None,
     recipe="default",
     weights=None,
+    exact_rows=0,
     seed=0,
     verbose=1,
 ):
@@ -56,6 +58,11 @@ def compress_model(
             (token frequencies, so that frequent tokens are reproduced
             best): an array of shape `(input_dim,)`, or a dict of such
             arrays by layer name.
+        exact_rows: Non-negative integer. With `weights`, the `exact_rows`
+            rows of largest weight (the most frequent tokens) also get a
+            residual row of their own (see `CodebookEmbedding(exact_rows=)`)
+            and are looked up exactly; the others use their codes alone.
+            Defaults to `0`.
         seed: Integer seed of `compress`.
         verbose: 0 silent, 1 progress of each compression.
 
@@ -97,10 +104,25 @@ def compress_model(
         if isinstance(weights, dict):
             row_weights = weights.get(layer.name)
         options = {} if row_weights is None else {"weights": row_weights}
+        if exact_rows and row_weights is None:
+            raise ValueError(
+                "`exact_rows` keeps the rows of largest weight: pass "
+                f"`weights` for layer '{layer.name}'. Received: "
+                f"exact_rows={exact_rows}, weights=None"
+            )
+        table = keras.ops.convert_to_numpy(layer.embeddings).astype("float32")
+        exact_ids = np.zeros(0, dtype="int64")
+        if exact_rows:
+            order = np.argsort(-np.asarray(row_weights), kind="stable")
+            exact_ids = order[: min(exact_rows, len(table))]
+            # Their residual rows make them exact: the codes serve the rest.
+            row_weights = np.array(row_weights, dtype="float32")
+            row_weights[exact_ids] = 0.0
+            options["weights"] = row_weights
         if verbose:
             print(f"Compressing '{layer.name}' {tuple(layer.embeddings.shape)}")
         compressed = compress(
-            keras.ops.convert_to_numpy(layer.embeddings).astype("float32"),
+            table,
             num_codebooks=num_codebooks,
             codebook_size=codebook_size,
             recipe=recipe,
@@ -108,12 +130,16 @@ def compress_model(
             verbose=verbose,
             **options,
         )
-        replacements[id(layer)] = CodebookEmbedding.from_compressed(
+        replacement = CodebookEmbedding.from_compressed(
             compressed,
             mask_zero=layer.mask_zero,
             name=layer.name,
             dtype=layer.dtype_policy,
+            exact_rows=min(exact_rows, len(table)),
         )
+        if exact_rows:
+            replacement.set_exact_rows(exact_ids, table[exact_ids])
+        replacements[id(layer)] = replacement
 
     def clone(layer):
         if id(layer) in replacements:
