@@ -12,7 +12,10 @@ token embedding is replaced, in turn, by:
   weighted by token frequency), no training;
 - `distilled_mM`: the same start, then `keras_dccl.distill`: the whole
   compressed model trained to reproduce the original's last hidden states
-  (mean squared error over the real tokens) on unlabelled sentences.
+  (mean squared error over the real tokens) on unlabelled sentences;
+- `..._exactN`: the same, with the N most frequent tokens of the
+  distillation sentences kept exact (`compress_model(exact_rows=N)`: an
+  int8 residual row each, on top of their codes).
 
 Data: the 12,808 Rotten Tomatoes sentences, shuffled with a fixed seed.
 The first 2,000 are held out (never used for distillation or token
@@ -69,6 +72,9 @@ VARIANTS = (
     "distilled_m16",
     "distilled_m32",
     "distilled_m64",
+    "posthoc_m32_exact5000",
+    "distilled_m32_exact5000",
+    "distilled_m16_exact2500",
 )
 TARGETS = {
     "ratio": 16.0,
@@ -232,7 +238,8 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
         model.set_weights(backbone.get_weights())
         model.quantize(name.split("_")[1], filters="token_embedding")
         return model, timing
-    num_codebooks = int(name.split("_m")[1])
+    num_codebooks = int(name.split("_m")[1].split("_")[0])
+    exact_rows = int(name.split("_exact")[1]) if "_exact" in name else 0
     counts = np.bincount(
         arrays["token_ids"][train_rows][
             arrays["padding_mask"][train_rows] > 0
@@ -248,6 +255,7 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
         recipe=arguments.recipe,
         # Every token counts a little, the frequent ones more.
         weights=1.0 + counts,
+        exact_rows=exact_rows,
         verbose=1,
     )
     timing["compress_seconds"] = round(time.time() - start, 1)
