@@ -28,7 +28,8 @@ Usage:
         [--sentences N] [--output PATH] [--list-splits]
 
 Writes benchmarks/results/sentiment.json and .md (atomically) after every
-seed; `--resume` keeps the seeds already in the JSON file.
+seed; `--resume` keeps the seeds already in the JSON file (when they are
+all there, it only makes the summary and the tables again).
 
 `--holdout dev` is for choosing how to train: the test sentences are left
 out, accuracy is measured on a development split taken from the training
@@ -279,6 +280,29 @@ def main(argv=None):
         }
         print(json.dumps(splits))
         return
+    if args.output is None:
+        name = "sentiment" if args.holdout == "test" else "sentiment_dev"
+        name += "_folds" if args.folds != [0] else ""
+        folder = RESULTS if args.holdout == "test" else TUNING
+        args.output = os.path.join(folder, name + ".json")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    previous = {}
+    if args.resume and os.path.exists(args.output):
+        with open(args.output, encoding="utf-8") as file:
+            previous = json.load(file)
+    runs = previous.get("runs", [])
+    done = {(run["seed"], run.get("fold", 0)) for run in runs}
+    if previous and all(
+        (seed, fold) in done for seed in args.seeds for fold in args.folds
+    ):
+        # Nothing left to run: the summary and tables are made again from
+        # the runs (after a change to this script), nothing is trained.
+        previous.update(
+            json_name=os.path.basename(args.output), summary=summarize(runs)
+        )
+        write_results(args.output, previous, render_markdown)
+        print(render_markdown(previous))
+        return
     example = load_example()
     variants = dict(
         example.VARIANTS,
@@ -294,23 +318,12 @@ def main(argv=None):
         for name, row in variants.items()
         if name in (args.variants or variants)
     }
-    if args.output is None:
-        name = "sentiment" if args.holdout == "test" else "sentiment_dev"
-        name += "_folds" if args.folds != [0] else ""
-        folder = RESULTS if args.holdout == "test" else TUNING
-        args.output = os.path.join(folder, name + ".json")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     # The example's own recipe, unless an alternative is asked for.
     train = (
         functools.partial(train_tuned, example)
         if options
         else example.train_variant
     )
-    runs = []
-    if args.resume and os.path.exists(args.output):
-        with open(args.output, encoding="utf-8") as file:
-            runs = json.load(file)["runs"]
-    done = {(run["seed"], run.get("fold", 0)) for run in runs}
     results = {
         "benchmark": "sentiment",
         "json_name": os.path.basename(args.output),

@@ -21,11 +21,12 @@ def sentiment():
     return module
 
 
-def run(variant, kind, seed, accuracy, compression, bits):
+def run(variant, kind, seed, accuracy, compression, bits, fold=0):
     return {
         "variant": variant,
         "kind": kind,
         "seed": seed,
+        "fold": fold,
         "test_accuracy": accuracy,
         "validation_accuracy": accuracy,
         "embedding_bytes": 1000.0,
@@ -33,6 +34,31 @@ def run(variant, kind, seed, accuracy, compression, bits):
         "bits_per_word": bits,
         "seconds": 1.0,
     }
+
+
+def summarize_runs(tmp_path, runs, *arguments, holdout="test"):
+    """Runs the benchmark on a results file holding `runs` already: it
+    trains nothing and writes the summary and the tables again."""
+    output = tmp_path / "runs.json"
+    output.write_text(
+        json.dumps(
+            {
+                "machine": {"nproc": 2, "load_average": [0.5, 0.5, 0.5]},
+                "setup": {
+                    "num_codebooks": 4,
+                    "codebook_size": 16,
+                    "code_lengths": [0, 2, 4, 8, 16],
+                    "target_bits_per_word": 24.0,
+                    "holdout": holdout,
+                    "options": {"monitor": "val_loss"},
+                },
+                "runs": runs,
+            }
+        )
+    )
+    run_benchmark("--resume", "--output", str(output), *arguments)
+    results = json.loads(output.read_text())
+    return results["summary"], (tmp_path / "runs.md").read_text()
 
 
 def test_parse_option(sentiment):
@@ -47,7 +73,7 @@ def test_parse_option(sentiment):
             sentiment.parse_option(text)
 
 
-def test_targets_use_the_means_over_seeds(sentiment):
+def test_targets_use_the_means_over_seeds(tmp_path):
     runs = [
         run("glove_embedding", "glove_embedding", 0, 0.770, 1.0, 1600),
         run("glove_embedding", "glove_embedding", 1, 0.760, 1.0, 1600),
@@ -58,7 +84,7 @@ def test_targets_use_the_means_over_seeds(sentiment):
         run("task_driven_m8", "task_driven", 0, 0.765, 45.8, 32.0),
         run("task_driven_m8", "task_driven", 1, 0.765, 45.8, 32.0),
     ]
-    summary = sentiment.summarize(runs)
+    summary, markdown = summarize_runs(tmp_path, runs, "--seeds", "0", "1")
     assert summary["adaptive"]["test_accuracy"]["mean"] == pytest.approx(0.76)
     assert summary["adaptive"]["test_accuracy"]["std"] == pytest.approx(0.01)
     targets = summary["targets"]
@@ -69,36 +95,30 @@ def test_targets_use_the_means_over_seeds(sentiment):
     assert targets["adaptive_fewer_bits_at_same_accuracy"]["than"] == [
         "task_driven_m8"
     ]
+    assert "at >= 50x: met by adaptive" in markdown
     runs[3]["test_accuracy"] = 0.768
-    targets = sentiment.summarize(runs)["targets"]
+    summary, markdown = summarize_runs(tmp_path, runs, "--seeds", "0", "1")
+    targets = summary["targets"]
     assert targets["baseline_accuracy_at_50x"] == {"met": False, "by": []}
     assert not targets["adaptive_fewer_bits_at_same_accuracy"]["met"]
+    assert "at >= 50x: not met" in markdown
 
 
-def test_markdown_names_the_holdout_split(sentiment):
+def test_markdown_names_the_holdout_split_and_its_file(tmp_path):
     runs = [
         run("glove_embedding", "glove_embedding", 0, 0.77, 1.0, 1600),
         run("adaptive", "adaptive", 0, 0.77, 55.0, 23.0),
     ]
-    results = {
-        "machine": {"nproc": 2, "load_average": [0.5, 0.5, 0.5]},
-        "setup": {
-            "num_codebooks": 4,
-            "codebook_size": 16,
-            "code_lengths": [0, 2, 4, 8, 16],
-            "target_bits_per_word": 24.0,
-            "holdout": "dev",
-            "options": {"monitor": "val_loss"},
-        },
-        "summary": sentiment.summarize(runs),
-    }
-    text = sentiment.render_markdown(results)
-    assert "| variant | runs | dev accuracy |" in text
-    assert "{'monitor': 'val_loss'}" in text
-    assert "| adaptive | 1 | 0.7700 ± 0.0000 |" in text
+    _, markdown = summarize_runs(
+        tmp_path, runs, "--seeds", "0", "--holdout", "dev", holdout="dev"
+    )
+    assert "into `runs.json`" in markdown
+    assert "| variant | runs | dev accuracy |" in markdown
+    assert "{'monitor': 'val_loss'}" in markdown
+    assert "| adaptive | 1 | 0.7700 ± 0.0000 |" in markdown
 
 
-def test_differences_from_the_baseline_are_paired_by_seed_and_fold(sentiment):
+def test_differences_from_the_baseline_are_paired_by_seed_and_fold(tmp_path):
     runs = []
     for seed, fold, baseline, adaptive in [
         (0, 0, 0.80, 0.79),
@@ -106,18 +126,21 @@ def test_differences_from_the_baseline_are_paired_by_seed_and_fold(sentiment):
         (1, 0, 0.76, 0.74),
     ]:
         runs.append(
-            run("glove_embedding", "glove_embedding", seed, baseline, 1, 1)
+            run(
+                "glove_embedding", "glove_embedding", seed, baseline, 1, 1, fold
+            )
         )
-        runs.append(run("adaptive", "adaptive", seed, adaptive, 55.0, 23.0))
-        runs[-2]["fold"] = runs[-1]["fold"] = fold
+        runs.append(run("adaptive", "adaptive", seed, adaptive, 55, 23, fold))
     # A run without its baseline pair is left out of the difference.
     runs.append(run("adaptive", "adaptive", 2, 0.5, 55.0, 23.0))
-    row = sentiment.summarize(runs)["adaptive"]
-    difference = row["difference_from_baseline"]
+    summary, markdown = summarize_runs(
+        tmp_path, runs, "--seeds", "0", "--folds", "0"
+    )
+    difference = summary["adaptive"]["difference_from_baseline"]
     assert difference["runs"] == 3
     assert difference["mean"] == pytest.approx(-0.01)
     assert difference["standard_error"] == pytest.approx(0.01 / 3**0.5)
-    assert sentiment._difference(row) == "-1.00 ± 0.58 points"
+    assert "| -1.00 ± 0.58 points |" in markdown
 
 
 def run_benchmark(*arguments, cwd=None):
