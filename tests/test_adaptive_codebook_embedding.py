@@ -45,11 +45,7 @@ def classifier(embedding_layer, learning_rate=0.01):
     model.add(embedding_layer)
     model.add(keras.layers.GlobalAveragePooling1D())
     model.add(keras.layers.Dense(1))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="mse",
-        jit_compile=False,
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     return model
 
 

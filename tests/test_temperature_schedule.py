@@ -21,7 +21,7 @@ def classifier(*embedding_layers):
         outputs = [keras.layers.Add()(outputs)]
     outputs = keras.layers.GlobalAveragePooling1D()(outputs[0])
     model = keras.Model(word_ids, keras.layers.Dense(1)(outputs))
-    model.compile(optimizer="adam", loss="mse", jit_compile=False)
+    model.compile(optimizer="adam", loss="mse")
     return model
 
 
@@ -108,7 +108,7 @@ class TemperatureScheduleTest(LayerTestCase):
                 keras.layers.Dense(1),
             ]
         )
-        model.compile(optimizer="adam", loss="mse", jit_compile=False)
+        model.compile(optimizer="adam", loss="mse")
         # The first batch builds the layers, with temperature 1.0; the
         # schedule's 0.5 applies from the second batch.
         history = model.fit(
@@ -166,7 +166,7 @@ class TemperatureScheduleTest(LayerTestCase):
         vectors = keras.layers.Embedding(INPUT_DIM, 4)(word_ids)
         outputs = keras.layers.GlobalAveragePooling1D()(layer(vectors))
         model = keras.Model(word_ids, keras.layers.Dense(1)(outputs))
-        model.compile(optimizer="adam", loss="mse", jit_compile=False)
+        model.compile(optimizer="adam", loss="mse")
         values, logged = self.fit(
             model, TemperatureSchedule(start=2.0, end=0.5), [layer.tau], 3
         )
