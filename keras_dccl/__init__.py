@@ -11,8 +11,9 @@ touched.
 
 import importlib
 import os
+import sys
 
-from keras_dccl.version import __version__
+from keras_dccl.version import __version__  # noqa: F401
 
 # Public name -> module that defines it.
 _LAZY_NAMES = {
@@ -77,3 +78,11 @@ def __getattr__(name):
 
 def __dir__():
     return __all__
+
+
+# A `.keras` file finds the layers by their registered names. When Keras is
+# loaded already (`import keras` then `import keras_dccl`, as isort orders
+# them), register them now, at no cost; otherwise importing
+# `keras_dccl.layers` (or touching a layer) registers them.
+if "keras" in sys.modules:
+    importlib.import_module("keras_dccl.layers")

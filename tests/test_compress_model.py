@@ -477,3 +477,25 @@ def test_compress_model_exact_rows_of_largest_weight(tmp_path):
             residuals = keras.ops.convert_to_numpy(layer._residual_rows())
             bound = (scales.sum() + np.abs(residuals).max() / 127) / 2
             assert 0 < difference <= bound + 1e-5
+
+
+def test_keras_file_loads_after_import_keras_dccl(tmp_path):
+    """`import keras; import keras_dccl` is enough to load a saved model."""
+    import subprocess
+    import sys
+
+    model = keras.Sequential([keras.Input((2,), dtype="int32"),
+                              CodebookEmbedding(20, 4, num_codebooks=2)])
+    model.save(tmp_path / "m.keras")
+    code = (
+        "import keras\nimport keras_dccl\n"
+        f"model = keras.saving.load_model({str(tmp_path / 'm.keras')!r})\n"
+        "print(type(model.layers[0]).__name__)\n"
+    )
+    root = __file__.rsplit("/tests/", 1)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env={**__import__("os").environ, "PYTHONPATH": root}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert result.stdout.strip() == "CodebookEmbedding"
