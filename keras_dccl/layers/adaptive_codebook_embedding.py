@@ -345,7 +345,7 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
                 "form; use `bits_per_word()` for a frozen layer. "
                 f"Received: learn_codes={self.learn_codes}"
             )
-        return float(self._expected_bits())
+        return float(ops.convert_to_numpy(self._expected_bits()))
 
     def bits_per_word(self):
         """Returns the code bits per word of the chosen lengths.
