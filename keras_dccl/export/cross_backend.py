@@ -129,7 +129,7 @@ def main(module, function, folder):
     written to `error.json`.
     """
     try:
-        import keras_dccl  # noqa: F401 (registers the layers for loading)
+        import keras_dccl.layers  # noqa: F401 (registers them for loading)
 
         exporter = getattr(importlib.import_module(module), function)
         with open(os.path.join(folder, ARGUMENTS_FILE), "rb") as file:
