@@ -321,16 +321,17 @@ def _read(arguments):
 
 # The prefix of a native (glog) log line: severity, date, time, thread.
 _NATIVE_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog()"
 
 
 class _TensorFlowLogOnce:
-    """Prints TensorFlow's native start-up log once.
+    """Prints TensorFlow's native start-up warnings once, and no noise.
 
     TensorFlow's native libraries each print the same start-up block to
     file descriptor 2 while `tensorflow` is imported. While this context is
     active, the first import of `tensorflow` (wherever it happens) runs with
-    descriptor 2 sent to a temporary file; the lines are then printed once
-    each, in order.
+    descriptor 2 sent to a temporary file; its warning and error lines are
+    then printed once each, in order, and its information lines not at all.
     """
 
     def __enter__(self):
@@ -391,6 +392,13 @@ def _native_log_once():
                 seen = set()
                 for line in lines.splitlines(keepends=True):
                     key = _NATIVE_LOG_PREFIX.sub("", line)
+                    # Information lines (oneDNN, no CUDA driver) and absl's
+                    # note about them say nothing to act on: left out, so
+                    # that an error stays one line. Warnings and errors stay.
+                    if line.startswith("I") and key != line:
+                        continue
+                    if line.startswith(_ABSL_PREAMBLE):
+                        continue
                     if key not in seen:
                         seen.add(key)
                         sys.stderr.write(line)

@@ -2,9 +2,11 @@
 
 Every case checks the exit code, that standard error is one line naming
 the problem (no traceback), and that no input or existing output changed.
-Most run `keras_dccl.cli.main` in this process; the cases that need a real
-process (Ctrl-C while TensorFlow imports, its native log, a second writer,
-kill -9) are in `test_hardening_processes.py`.
+Each runs `python -m keras_dccl` in a process of its own, except the few
+that patch the code or trace this process's memory (`in_process=True`); the
+cases that need signals or a slow start (Ctrl-C while TensorFlow imports,
+its native log, a second writer, kill -9) are in
+`test_hardening_processes.py`.
 """
 
 import hashlib
@@ -54,10 +56,29 @@ def snapshot(folder):
     }
 
 
-def run(capsys, *argv):
-    code = cli.main([str(argument) for argument in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(capsys, *argv, in_process=False):
+    """Runs the CLI: `(exit code, stdout, stderr)`.
+
+    In a process of its own (`python -m keras_dccl`, as a user runs it), or
+    with `in_process=True` in this one, for the cases that patch the code
+    or trace this process's memory.
+    """
+    argv = [str(argument) for argument in argv]
+    if in_process:
+        code = cli.main(argv)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dccl", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=600,
+    )
+    return result.returncode, result.stdout, result.stderr
 
 
 def assert_refused(capsys, folder, argv, pattern, code=2):
@@ -129,7 +150,7 @@ def interrupt_compress(monkeypatch, capsys, argv):
 
     with monkeypatch.context() as patch:
         patch.setattr(local_search, "update_codebooks", update_codebooks)
-        code, _, err = run(capsys, *argv)
+        code, _, err = run(capsys, *argv, in_process=True)
     assert code == 130
     assert err.strip().splitlines() == [
         "keras-dccl: interrupted; run the same command with --resume to "
@@ -295,8 +316,9 @@ def test_ctrl_c_says_interrupted_without_a_traceback(
 
     monkeypatch.setattr(cli, "_read", interrupted_read)
     code, out, err = run(
-        capsys, "compress", glove_file, "-o", tmp_path / "o.npz", *FLAGS
-    )
+        capsys, "compress", glove_file, "-o", tmp_path / "o.npz", *FLAGS,
+        in_process=True,
+    )  # fmt: skip
     assert (code, err) == (130, "keras-dccl: interrupted.\n")
     assert not os.path.exists(tmp_path / "o.npz.lock")
 
@@ -395,7 +417,7 @@ def test_extra_member_is_not_read(artifact, tmp_path, capsys):
     assert os.path.getsize(artifact) < 2 << 20
     tracemalloc.start()
     try:
-        code, out, err = run(capsys, "info", artifact)
+        code, out, err = run(capsys, "info", artifact, in_process=True)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
