@@ -20,6 +20,7 @@ BACKEND_MODULES = (
     "test_code_embedding_contract.py",
     "test_codebook_embedding.py",
     "test_compress.py",
+    "test_compress_model.py",
     "test_gumbel_softmax_encoder.py",
     "test_temperature_schedule.py",
 )

