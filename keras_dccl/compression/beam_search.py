@@ -95,12 +95,14 @@ def residual_beam_start(
     iterations,
     rng,
     weights=None,
+    kmeans_rows=None,
 ):
     """Codebooks trained stage by stage under beam search, and the codes.
 
     Stage m runs progressive-dim k-means (`iterations` Lloyd iterations per
-    width) on the residuals of each row's best partial sum, then every row's
-    beam is extended by the new codebook. All rows are held in memory with
+    width) on the residuals of each row's best partial sum (of a random
+    sample of `kmeans_rows` rows, if given, drawn anew each stage), then
+    every row's beam is extended by the new codebook. All rows are held in memory with
     their beams: give a sample of a large table (see `compress`).
 
     Returns:
@@ -113,8 +115,13 @@ def residual_beam_start(
     beam = _Beam(vectors)
     for m in range(num_codebooks):
         _, residuals = beam.best()
+        sample_weights = weights
+        if kmeans_rows and kmeans_rows < len(vectors):
+            sample = np.sort(rng.choice(len(vectors), kmeans_rows, False))
+            residuals = residuals[sample]
+            sample_weights = None if weights is None else weights[sample]
         codebooks[m] = progressive_kmeans(
-            residuals, codebook_size, iterations, rng, weights
+            residuals, codebook_size, iterations, rng, sample_weights
         )
         beam.extend(codebooks[m], beam_size)
     return beam.best()[0], codebooks

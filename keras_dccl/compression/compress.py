@@ -37,9 +37,9 @@ class Recipe:
         gumbel: Settings of the Gumbel-softmax encoder stage, or None.
         search_iterations: Alternations of least-squares codebooks and
             perturbed local search over the codes (0: none).
-        scale_search: Scale `search_iterations` by 32 / M (at least 1):
-            with fewer codebooks an iteration costs less and more of them
-            pay off.
+        scale_search: Scale `search_iterations` by sqrt(32 / M) (at least
+            1): with fewer codebooks an iteration costs less and more of
+            them pay off.
         search_rounds: Perturbed local search steps per iteration.
         search_perturbations: Codes of a word set at random before each
             local search step (None: M // 8, at least 1).
@@ -99,7 +99,7 @@ RECIPES = {
         "alternating with perturbed local search over the codes.",
         kmeans_iterations=10,
         start_beam=8,
-        search_iterations=20,
+        search_iterations=40,
         scale_search=True,
         search_rounds=2,
         search_perturbations=4,
@@ -470,30 +470,35 @@ class _Job:
         perturbations = min(perturbations, self.num_codebooks)
         iterations = recipe.search_iterations
         if recipe.scale_search:
-            iterations = max(1, iterations * 32 // self.num_codebooks)
+            scale = (32 / self.num_codebooks) ** 0.5
+            iterations = max(1, int(round(iterations * scale)))
         progress = self._progress(iterations, "iterations")
         for step in range(state["step"], iterations):
             training_codes = codes[self.training_rows]
             local_search.update_codebooks(
                 training, training_codes, codebooks, weights=training_weights
             )
-            for _ in range(recipe.search_rounds):
-                local_search.search_codes(
-                    training, training_codes, codebooks, rng, perturbations
-                )
+            local_search.search_codes(
+                training,
+                training_codes,
+                codebooks,
+                rng,
+                perturbations,
+                rounds=recipe.search_rounds,
+            )
             codes[self.training_rows] = training_codes
             monitored, monitored_codes = training, training_codes
             monitored_weights = training_weights
             if len(validation):
                 monitored_codes = codes[self.validation_rows]
-                for _ in range(recipe.search_rounds):
-                    local_search.search_codes(
-                        validation,
-                        monitored_codes,
-                        codebooks,
-                        rng,
-                        perturbations,
-                    )
+                local_search.search_codes(
+                    validation,
+                    monitored_codes,
+                    codebooks,
+                    rng,
+                    perturbations,
+                    rounds=recipe.search_rounds,
+                )
                 codes[self.validation_rows] = monitored_codes
                 monitored = validation
                 monitored_weights = self.validation_weights

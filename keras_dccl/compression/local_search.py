@@ -45,23 +45,65 @@ def update_codebooks(vectors, codes, codebooks, passes=2, weights=None):
     return codebooks
 
 
-def icm(vectors, codes, codebooks, sweeps, rng):
-    """Iterated conditional modes on a block of rows (codes updated in place).
+class _CodeTables:
+    """ICM over a block of rows through inner-product tables.
 
-    Returns:
-        The rows' squared errors after the last sweep, float64 (N,).
+    With the codebooks flattened to C (M*K, D), a row's squared error is
+    ||x||^2 - 2 sum_m u[m, c_m] + sum_m s[m, c_m], where u = x C^T (the
+    row's products with every codebook vector) and s = r C^T (its current
+    reconstruction's). Choosing code m then costs K table reads instead of a
+    K x D product, and a changed code updates s by one row of C C^T: on wide
+    tables (D = 384) a sweep is several times cheaper than through the
+    residual (the tables of LSQ++'s ICM, Martinez et al., ECCV 2018).
     """
-    residual = vectors - reconstruct(codes, codebooks)
-    norms = np.einsum("mkd,mkd->mk", codebooks, codebooks)
-    for _ in range(sweeps):
-        for m in rng.permutation(codebooks.shape[0]):
-            residual += codebooks[m][codes[:, m]]
-            scores = residual @ codebooks[m].T
-            scores *= -2.0
-            scores += norms[m]
-            codes[:, m] = scores.argmin(axis=1)
-            residual -= codebooks[m][codes[:, m]]
-    return np.einsum("nd,nd->n", residual, residual).astype(np.float64)
+
+    def __init__(self, codebooks):
+        self.num_codebooks, self.size, dim = codebooks.shape
+        self.flat = codebooks.reshape(-1, dim)
+        self.cross = self.flat @ self.flat.T
+        self.offsets = np.arange(self.num_codebooks) * self.size
+
+    def products(self, block, codes):
+        """Tables u and s of a block of rows with the given codes."""
+        return block @ self.flat.T, self.state(codes)
+
+    def state(self, codes):
+        """Table s: the reconstructions' products with every vector."""
+        state = self.cross[self.offsets[0] + codes[:, 0]]
+        for m in range(1, self.num_codebooks):
+            state += self.cross[self.offsets[m] + codes[:, m]]
+        return state
+
+    def errors(self, block, codes, products, state):
+        flat_codes = codes + self.offsets
+        rows = np.arange(len(block))[:, None]
+        return (
+            np.einsum("nd,nd->n", block, block).astype(np.float64)
+            - 2.0 * products[rows, flat_codes].sum(axis=1, dtype=np.float64)
+            + state[rows, flat_codes].sum(axis=1, dtype=np.float64)
+        )
+
+    def change(self, codes, state, m, new_codes):
+        """Sets codes[:, m] to `new_codes`, keeping `state` in step."""
+        changed = np.flatnonzero(new_codes != codes[:, m])
+        if len(changed):
+            state[changed] += (
+                self.cross[self.offsets[m] + new_codes[changed]]
+                - self.cross[self.offsets[m] + codes[changed, m]]
+            )
+            codes[changed, m] = new_codes[changed]
+
+    def sweep(self, codes, products, state, rng):
+        """One ICM sweep over the codebooks in a random order."""
+        size = self.size
+        for m in rng.permutation(self.num_codebooks):
+            columns = slice(self.offsets[m], self.offsets[m] + size)
+            own = self.cross[self.offsets[m] + codes[:, m], columns]
+            scores = state[:, columns] - own
+            scores -= products[:, columns]
+            scores *= 2.0
+            scores += np.diag(self.cross)[columns]
+            self.change(codes, state, m, scores.argmin(axis=1))
 
 
 def search_codes(
@@ -72,34 +114,48 @@ def search_codes(
     perturbations,
     sweeps=3,
     chunk_size=16384,
+    rounds=1,
 ):
-    """One step of perturbed local search over the codes (in place).
+    """Steps of perturbed local search over the codes (in place).
 
-    For every row: a copy of its codes has `perturbations` random positions
-    set to random values, then `sweeps` ICM sweeps; the copy replaces the
-    codes where it reconstructs better. One plain ICM sweep follows.
-    Rows are processed in chunks, so memory stays bounded for any table.
+    For every row, `rounds` times: a copy of its codes has `perturbations`
+    random positions set to random values, then `sweeps` ICM sweeps; the
+    copy replaces the codes where it reconstructs better; one plain ICM
+    sweep follows. Rows are processed in chunks, so memory stays bounded for
+    any table.
     """
-    num_codebooks = codebooks.shape[0]
-    codebook_size = codebooks.shape[1]
+    tables = _CodeTables(codebooks)
     for start in range(0, len(vectors), chunk_size):
-        block = vectors[start : start + chunk_size]
-        current = codes[start : start + chunk_size]
-        errors = squared_errors(block, current, codebooks)
-        if perturbations > 0:
-            candidate = current.copy()
-            rows = np.arange(len(block))[:, None]
-            positions = rng.integers(
-                0, num_codebooks, (len(block), perturbations)
-            )
-            candidate[rows, positions] = rng.integers(
-                0, codebook_size, (len(block), perturbations)
-            )
-            candidate_errors = icm(block, candidate, codebooks, sweeps, rng)
-            better = candidate_errors < errors
-            current[better] = candidate[better]
-        icm(block, current, codebooks, 1, rng)
+        block = np.asarray(vectors[start : start + chunk_size], np.float32)
+        current = codes[start : start + len(block)]
+        products, state = tables.products(block, current)
+        for _ in range(rounds):
+            _perturbed_step(
+                tables, block, current, products, state, rng, perturbations,
+                sweeps,
+            )  # fmt: skip
     return codes
+
+
+def _perturbed_step(
+    tables, block, current, products, state, rng, perturbations, sweeps
+):
+    num_codebooks, codebook_size = tables.num_codebooks, tables.size
+    if perturbations > 0:
+        candidate = current.copy()
+        shape = (len(block), perturbations)
+        candidate[np.arange(len(block))[:, None], rng.integers(
+            0, num_codebooks, shape
+        )] = rng.integers(0, codebook_size, shape)  # fmt: skip
+        candidate_state = tables.state(candidate)
+        for _ in range(sweeps):
+            tables.sweep(candidate, products, candidate_state, rng)
+        better = tables.errors(
+            block, candidate, products, candidate_state
+        ) < tables.errors(block, current, products, state)
+        current[better] = candidate[better]
+        state[better] = candidate_state[better]
+    tables.sweep(current, products, state, rng)
 
 
 def least_squares_codebooks(

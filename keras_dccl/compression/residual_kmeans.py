@@ -79,39 +79,57 @@ def residual_encode(vectors, codebooks):
     return codes
 
 
-def progressive_kmeans(points, num_clusters, iterations, rng, weights=None):
+def progressive_kmeans(
+    points, num_clusters, iterations, rng, weights=None, sample_rows=8192
+):
     """k-means grown over principal components (progressive-dim clustering).
 
     As faiss's `ProgressiveDimClustering`: Lloyd's iterations on the first 2,
-    3, 5, ... principal components of `points`, each run starting from the last one's centroids
-    (padded with zeros), up to all D. In high dimension this escapes the poor
-    minima that a random start leaves, which matters most on the nearly
-    isotropic residuals of late stages.
+    3, 5, ... principal components, each run starting from the last one's
+    centroids (padded with zeros), up to all D. In high dimension this
+    escapes the poor minima that a random start leaves, which matters most on
+    the nearly isotropic residuals of late stages. The principal axes and the
+    narrow runs use a random sample of `sample_rows` points (they only place
+    the centroids); the last run, at full width, uses every point.
 
     Returns:
         Float32 centroids (num_clusters, D).
     """
     dim = points.shape[1]
-    mean = np.average(points, axis=0, weights=weights).astype(np.float32)
-    centred = points - mean
-    weighted = centred if weights is None else centred * weights[:, None]
+    sample = np.arange(len(points))
+    if len(points) > sample_rows:
+        sample = np.sort(rng.choice(len(points), sample_rows, replace=False))
+    sample_weights = None if weights is None else weights[sample]
+    subset = points[sample]
+    mean = np.average(subset, axis=0, weights=sample_weights)
+    centred = (subset - mean).astype(np.float32)
+    weighted = centred
+    if sample_weights is not None:
+        weighted = centred * sample_weights[:, None]
     _, axes = np.linalg.eigh((weighted.T @ centred).astype(np.float64))
     axes = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)
-    projected = centred @ axes
-    start = rng.choice(len(points), num_clusters, replace=False)
+    widths = sorted({max(1, round(dim ** (step / 10))) for step in range(1, 10)})
+    widths = [width for width in widths if width < dim]
+    start = np.sort(rng.choice(len(subset), num_clusters, replace=False))
     centroids = np.zeros((num_clusters, 0), np.float32)
-    steps = 10
-    for step in range(1, steps + 1):
-        width = max(1, min(dim, int(round(dim ** (step / steps)))))
-        if width <= centroids.shape[1]:
-            continue
-        view = np.ascontiguousarray(projected[:, :width])
+    for width in widths:
+        view = centred @ axes[:, :width]
         if not centroids.shape[1]:
-            centroids = view[np.sort(start)]
-        else:
-            padding = np.zeros((num_clusters, width - centroids.shape[1]))
-            centroids = np.hstack([centroids, padding.astype(np.float32)])
+            centroids = view[start]
+        padding = np.zeros((num_clusters, width - centroids.shape[1]))
+        centroids = np.hstack([centroids, padding.astype(np.float32)])
         for _ in range(iterations):
             assignment = nearest(view, centroids)
-            centroids = cluster_means(view, assignment, centroids, weights)
-    return (centroids @ axes.T + mean).astype(np.float32)
+            centroids = cluster_means(
+                view, assignment, centroids, sample_weights
+            )
+    if centroids.shape[1]:
+        narrow = axes[:, : centroids.shape[1]]
+        centroids = (centroids @ narrow.T + mean).astype(np.float32)
+    else:
+        centroids = subset[start].astype(np.float32)
+    for _ in range(iterations):
+        centroids = cluster_means(
+            points, nearest(points, centroids), centroids, weights
+        )
+    return centroids
