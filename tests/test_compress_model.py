@@ -520,3 +520,38 @@ def test_keras_file_loads_after_import_keras_dccl(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-1500:]
     assert result.stdout.strip() == "CodebookEmbedding"
+
+
+@tensorflow_only
+def test_many_exact_rows_export_with_dynamic_range(tmp_path):
+    # Over 1,024 values per table, so TFLite's dynamic-range quantization
+    # would requantize any float table of the lookup: the error stays
+    # within the int8 bounds.
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential(
+        [keras.Input((LENGTH,), dtype="int32"),
+         keras.layers.Embedding(3000, DIMENSION)]
+    )  # fmt: skip
+    weights = np.random.default_rng(0).random(3000)
+    student = keras_dccl.compress_model(
+        model, weights=weights, exact_rows=1200, verbose=0, **OPTIONS
+    )
+    layer = student.layers[0]
+    ids = np.argsort(-weights)[: 4 * LENGTH].reshape(4, LENGTH)
+    ids[:, -1] = np.argsort(weights)[:4]  # and words without a row
+    path = export_litert(
+        student, tmp_path / "d.tflite", quantize="dynamic_int8",
+        sequence_length=LENGTH, batch_size=1,
+    )  # fmt: skip
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(str(path)).get_signature_runner()
+    (name,) = runner.get_input_details()
+    got = run_signature(path, {name: ids.astype("int32")})
+    difference = np.abs(
+        next(iter(got.values())) - student.predict(ids, verbose=0)
+    ).max()
+    _, scales = quantize_codebooks(layer.compute_codebooks())
+    residuals = keras.ops.convert_to_numpy(layer._residual_rows())
+    assert difference <= (scales.sum() + np.abs(residuals).max() / 127) / 2
+

@@ -158,7 +158,7 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
             rows: int (V,) indices into float (N + 1, D) residual rows (the
             last one zero), added to the decoded codes. Stored as an int16
             index (int32 from 32,767 rows) and int8 rows with one scale
-            each (float32 with float32 codebooks).
+            for the table (float32 with float32 codebooks).
     """
 
     def __init__(
@@ -189,11 +189,11 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         )
         residuals = np.asarray(residuals, dtype=np.float32)
         if self.codebook_dtype == "int8":
-            values, scales = quantize_codebooks(residuals[:, None, :])
-            self.residuals = self._constant("residuals", values[:, 0, :])
-            self.residual_scales = self._constant(
-                "residual_scales", scales[:, None]
-            )
+            # One scale for the table: a table of per-row float scales is
+            # what TFLite's dynamic-range quantization would requantize.
+            values, scale = quantize_codebooks(residuals[None])
+            self.residuals = self._constant("residuals", values[0])
+            self.residual_scale = self._constant("residual_scale", scale)
         else:
             self.residuals = self._constant("residuals", residuals)
 
@@ -205,9 +205,7 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         rows = tf.cast(tf.gather(self.row_index, ids), tf.int32)
         residuals = tf.gather(self.residuals, rows)
         if self.codebook_dtype == "int8":
-            residuals = tf.cast(residuals, tf.float32) * tf.gather(
-                self.residual_scales, rows
-            )
+            residuals = tf.cast(residuals, tf.float32) * self.residual_scale
         return vectors + residuals
 
 

@@ -237,8 +237,8 @@ class CodebookEmbedding(CodeEmbeddingBase):
         Each of the `exact_rows` words gets a residual row, added to its
         decoded codes: `vectors` minus the decoded embedding of the word now.
         The residual rows are trainable with the codebooks (and exported as
-        int8 rows with one scale each), so frequent words can be kept near
-        exact while the others share the codebooks.
+        int8 rows with one scale for the table), so frequent words can be
+        kept near exact while the others share the codebooks.
 
         Args:
             ids: Integer array of at most `exact_rows` distinct word ids.
