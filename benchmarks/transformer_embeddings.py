@@ -15,7 +15,10 @@ token embedding is replaced, in turn, by:
   (mean squared error over the real tokens) on unlabelled sentences;
 - `..._exactN`: the same, with the N most frequent tokens of the
   distillation sentences kept exact (`compress_model(exact_rows=N)`: an
-  int8 residual row each, on top of their codes).
+  int8 residual row each, on top of their codes);
+- `..._nodropout`: the student's dropout off while it learns
+  (`distill(..., dropout=False)`, distill's default); the other distilled
+  variants keep the teacher's dropout (`dropout=True`).
 
 Data: the 12,808 Rotten Tomatoes sentences, shuffled with a fixed seed.
 The first 2,000 are held out (never used for distillation or token
@@ -75,6 +78,7 @@ VARIANTS = (
     "posthoc_m32_exact5000",
     "distilled_m32_exact5000",
     "distilled_m16_exact2500",
+    "distilled_m32_exact5000_nodropout",
 )
 TARGETS = {
     "ratio": 16.0,
@@ -228,7 +232,9 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
         model.quantize(name.split("_")[1], filters="token_embedding")
         return model, timing
     num_codebooks = int(name.split("_m")[1].split("_")[0])
-    exact_rows = int(name.split("_exact")[1]) if "_exact" in name else 0
+    exact_rows = 0
+    if "_exact" in name:
+        exact_rows = int(name.split("_exact")[1].split("_")[0])
     counts = np.bincount(
         arrays["token_ids"][train_rows][
             arrays["padding_mask"][train_rows] > 0
@@ -273,6 +279,9 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
             validation_split=0.1,
             patience=1,
             checkpoint_dir=os.path.join(work_dir, f"distill_{name}"),
+            # The teacher's dropout stays on in the student, but for the
+            # `_nodropout` variants.
+            dropout=not name.endswith("_nodropout"),
         )
         timing["distill_seconds"] = round(history["seconds"], 1)
         timing["distill_history"] = history

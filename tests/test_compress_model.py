@@ -555,3 +555,23 @@ def test_many_exact_rows_export_with_dynamic_range(tmp_path):
     residuals = keras.ops.convert_to_numpy(layer._residual_rows())
     assert difference <= (scales.sum() + np.abs(residuals).max() / 127) / 2
 
+
+
+def test_distill_switches_dropout_off_and_back():
+    teacher, _ = teacher_and_student()
+    ids = keras.Input((LENGTH,), dtype="int32", name="token_ids")
+    kinds = keras.Input((LENGTH,), dtype="int32", name="kind_ids")
+    dropout = keras.layers.Dropout(0.5)
+    vectors = dropout(teacher({"token_ids": ids, "kind_ids": kinds})["vectors"])
+    student = keras.Model({"token_ids": ids, "kind_ids": kinds}, vectors)
+    seen = []
+    probe = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: seen.append(dropout.rate)
+    )
+    inputs = two_inputs(rows=40)
+    targets = teacher.predict(inputs, verbose=0)["vectors"]
+    for switch, expected in ((False, 0.0), (True, 0.5)):
+        keras_dccl.distill(student, targets, inputs, epochs=1, verbose=0,
+                           callbacks=[probe], dropout=switch)  # fmt: skip
+        assert seen[-1] == expected
+        assert dropout.rate == 0.5

@@ -33,6 +33,7 @@ def distill(
     seed=0,
     verbose="auto",
     callbacks=None,
+    dropout=False,
 ):
     """Trains `student` to reproduce the outputs of `teacher` on `inputs`.
 
@@ -82,6 +83,10 @@ def distill(
         verbose: `"auto"` (a progress bar on a terminal, one line per epoch
             otherwise), 0, 1 or 2, as in `keras.Model.fit`.
         callbacks: Optional list of Keras callbacks for each epoch's `fit`.
+        dropout: Boolean. Whether the student's `Dropout` layers drop in
+            training. Defaults to `False`: the teacher's outputs are
+            deterministic, and dropout noise only hides them from the
+            student. Their rates are restored when `distill` returns.
 
     Returns:
         A dict: `"loss"` and `"val_loss"` per epoch, `"best_epoch"` (from
@@ -156,33 +161,39 @@ def distill(
         "stopped_early": False,
         "seconds": 0.0,
     }
-    while state["epoch"] < epochs and not state["stopped_early"]:
-        epoch = state["epoch"]
-        order = np.random.default_rng([seed, epoch]).permutation(train_size)
-        start = time.time()
-        history = model.fit(
-            rows(inputs, order),
-            rows(targets, order),
-            sample_weight=rows(sample_weight, order),
-            batch_size=batch_size,
-            epochs=epochs,
-            initial_epoch=epoch,
-            shuffle=False,
-            validation_data=validation_data,
-            callbacks=[*(callbacks or []), _StopAfterEpoch()],
-            verbose=verbose,
-        ).history
-        state["loss"].append(float(history["loss"][-1]))
-        val_loss = float(history["val_loss"][-1])
-        state["val_loss"].append(val_loss)
-        if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
-            state.update(best_epoch=epoch, best_val_loss=val_loss)
-            state["best_weights"] = model.get_weights()
-        elif epoch - state["best_epoch"] >= patience:
-            state["stopped_early"] = True
-        state["epoch"] = epoch + 1
-        state["seconds"] += time.time() - start
-        job.save(state)
+    rates = {} if dropout else _switch_off_dropout(model)
+    try:
+        while state["epoch"] < epochs and not state["stopped_early"]:
+            epoch = state["epoch"]
+            order = np.random.default_rng([seed, epoch]).permutation(train_size)
+            start = time.time()
+            history = model.fit(
+                rows(inputs, order),
+                rows(targets, order),
+                sample_weight=rows(sample_weight, order),
+                batch_size=batch_size,
+                epochs=epochs,
+                initial_epoch=epoch,
+                shuffle=False,
+                validation_data=validation_data,
+                callbacks=[*(callbacks or []), _StopAfterEpoch()],
+                verbose=verbose,
+            ).history
+            state["loss"].append(float(history["loss"][-1]))
+            val_loss = float(history["val_loss"][-1])
+            state["val_loss"].append(val_loss)
+            best = state["best_val_loss"]
+            if best is None or val_loss < best:
+                state.update(best_epoch=epoch, best_val_loss=val_loss)
+                state["best_weights"] = model.get_weights()
+            elif epoch - state["best_epoch"] >= patience:
+                state["stopped_early"] = True
+            state["epoch"] = epoch + 1
+            state["seconds"] += time.time() - start
+            job.save(state)
+    finally:
+        for layer, rate in rates.items():
+            layer.rate = rate
     model.set_weights(state["best_weights"])
     return {
         key: state[key]
@@ -195,6 +206,18 @@ def distill(
             "seconds",
         )
     }
+
+
+def _switch_off_dropout(model):
+    """Sets every Dropout rate in `model` to 0; returns the old rates."""
+    rates = {
+        layer: layer.rate
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.Dropout)
+    }
+    for layer in rates:
+        layer.rate = 0.0
+    return rates
 
 
 class _StopAfterEpoch(keras.callbacks.Callback):
