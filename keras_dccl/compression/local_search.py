@@ -7,6 +7,9 @@ takes the value that best explains the word's residual. Plain ICM gets stuck in
 poor local minima, so each search step first perturbs a few random codes of
 every word, runs ICM from there, and keeps the result for the words it
 improved (the stochastic local search of LSQ++, Martinez et al., ECCV 2018).
+ICM reads inner-product tables rather than residuals (`_CodeTables`), and
+`least_squares_codebooks` solves for all codebooks at once over row chunks,
+for tables too large to hold a residual copy of.
 """
 
 import numpy as np
@@ -45,6 +48,25 @@ def update_codebooks(vectors, codes, codebooks, passes=2, weights=None):
     return codebooks
 
 
+def icm(vectors, codes, codebooks, sweeps, rng):
+    """Iterated conditional modes on a block of rows (codes updated in place).
+
+    Returns:
+        The rows' squared errors after the last sweep, float64 (N,).
+    """
+    residual = vectors - reconstruct(codes, codebooks)
+    norms = np.einsum("mkd,mkd->mk", codebooks, codebooks)
+    for _ in range(sweeps):
+        for m in rng.permutation(codebooks.shape[0]):
+            residual += codebooks[m][codes[:, m]]
+            scores = residual @ codebooks[m].T
+            scores *= -2.0
+            scores += norms[m]
+            codes[:, m] = scores.argmin(axis=1)
+            residual -= codebooks[m][codes[:, m]]
+    return np.einsum("nd,nd->n", residual, residual).astype(np.float64)
+
+
 class _CodeTables:
     """ICM over a block of rows through inner-product tables.
 
@@ -53,8 +75,9 @@ class _CodeTables:
     row's products with every codebook vector) and s = r C^T (its current
     reconstruction's). Choosing code m then costs K table reads instead of a
     K x D product, and a changed code updates s by one row of C C^T: on wide
-    tables (D = 384) a sweep is several times cheaper than through the
-    residual (the tables of LSQ++'s ICM, Martinez et al., ECCV 2018).
+    tables (D = 384) a sweep is about twice as cheap as through the
+    residual (the tables of LSQ++'s ICM, Martinez et al., ECCV 2018); on
+    narrow ones (D = 50, M*K = 512) the residual is cheaper (`icm`).
     """
 
     def __init__(self, codebooks):
@@ -122,12 +145,21 @@ def search_codes(
     random positions set to random values, then `sweeps` ICM sweeps; the
     copy replaces the codes where it reconstructs better; one plain ICM
     sweep follows. Rows are processed in chunks, so memory stays bounded for
-    any table.
+    any table. ICM goes through inner-product tables when the vectors are
+    wider than half of M*K, else through the residual: the same codes, at
+    the lower cost.
     """
+    num_codebooks, codebook_size, dim = codebooks.shape
     tables = _CodeTables(codebooks)
     for start in range(0, len(vectors), chunk_size):
         block = np.asarray(vectors[start : start + chunk_size], np.float32)
         current = codes[start : start + len(block)]
+        if 2 * dim <= num_codebooks * codebook_size:
+            for _ in range(rounds):
+                _residual_step(
+                    block, current, codebooks, rng, perturbations, sweeps
+                )
+            continue
         products, state = tables.products(block, current)
         for _ in range(rounds):
             _perturbed_step(
@@ -137,16 +169,30 @@ def search_codes(
     return codes
 
 
+def _perturb(codes, rng, perturbations, codebook_size):
+    """A copy of `codes` with `perturbations` random codes of each row reset."""
+    candidate = codes.copy()
+    shape = (len(codes), perturbations)
+    positions = rng.integers(0, codes.shape[1], shape)
+    values = rng.integers(0, codebook_size, shape)
+    candidate[np.arange(len(codes))[:, None], positions] = values
+    return candidate
+
+
+def _residual_step(block, current, codebooks, rng, perturbations, sweeps):
+    if perturbations > 0:
+        errors = squared_errors(block, current, codebooks)
+        candidate = _perturb(current, rng, perturbations, codebooks.shape[1])
+        better = icm(block, candidate, codebooks, sweeps, rng) < errors
+        current[better] = candidate[better]
+    icm(block, current, codebooks, 1, rng)
+
+
 def _perturbed_step(
     tables, block, current, products, state, rng, perturbations, sweeps
 ):
-    num_codebooks, codebook_size = tables.num_codebooks, tables.size
     if perturbations > 0:
-        candidate = current.copy()
-        shape = (len(block), perturbations)
-        candidate[np.arange(len(block))[:, None], rng.integers(
-            0, num_codebooks, shape
-        )] = rng.integers(0, codebook_size, shape)  # fmt: skip
+        candidate = _perturb(current, rng, perturbations, tables.size)
         candidate_state = tables.state(candidate)
         for _ in range(sweeps):
             tables.sweep(candidate, products, candidate_state, rng)
