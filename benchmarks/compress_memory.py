@@ -7,8 +7,9 @@ package here), Gaussian with GloVe-like scale: memory does not depend on the
 values. It is written once to `--table` chunk by chunk (never whole in
 memory) and reused; a fresh child process then opens it with
 `np.load(mmap_mode="r")` and runs `compress` with a short recipe (the
-default recipe, its codebooks learned on a sample of `--training-rows` rows,
-every row encoded at the end), recording the peak resident set size
+default recipe shortened: a greedy residual start, two search iterations,
+its codebooks learned on a sample of `--training-rows` rows, every other row
+encoded at the end), recording the peak resident set size
 (`ru_maxrss`, which counts the pages of the memory map that were read).
 
 Usage:
@@ -67,6 +68,7 @@ def measure(path, arguments):
         RECIPES[DEFAULT_RECIPE],
         max_training_rows=arguments.training_rows,
         search_iterations=arguments.iterations,
+        start_beam=arguments.beam,
     )
     wall, cpu = time.monotonic(), time.process_time()
     compressed = compress(
@@ -88,6 +90,7 @@ def measure(path, arguments):
             "name": DEFAULT_RECIPE,
             "max_training_rows": arguments.training_rows,
             "search_iterations": arguments.iterations,
+            "start_beam": arguments.beam,
             "validation_split": 0.01,
         },
         "peak_resident_bytes": int(peak),
@@ -120,6 +123,14 @@ def main():
         type=int,
         default=2,
         help="search iterations of the short recipe (default 2).",
+    )
+    parser.add_argument(
+        "--beam",
+        type=int,
+        default=1,
+        help="partial sums per row of the start and of the final encoding "
+        "of the other rows (default 1, greedy: the short recipe; the "
+        "default recipe uses 8).",
     )
     parser.add_argument(
         "--table",
