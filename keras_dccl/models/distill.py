@@ -150,6 +150,7 @@ def distill(
         checkpoint_dir,
         model,
         _fingerprint(size, output, loss, epochs, batch_size, seed, model),
+        verbose,
     )
     state = job.restore() or {
         "epoch": 0,
@@ -230,10 +231,11 @@ class _StopAfterEpoch(keras.callbacks.Callback):
 class _Checkpoint:
     """All of a distillation's state in two files, written atomically."""
 
-    def __init__(self, folder, model, fingerprint):
+    def __init__(self, folder, model, fingerprint, verbose=1):
         self.folder = folder
         self.model = model
         self.fingerprint = fingerprint
+        self.verbose = verbose
 
     def _variables(self):
         return [*self.model.variables, *self.model.optimizer.variables]
@@ -269,7 +271,8 @@ class _Checkpoint:
             )
         for variable, value in zip(variables, values):
             variable.assign(value)
-        print(f"Resuming the distillation after epoch {state['epoch']}.")
+        if self.verbose:
+            print(f"Resuming the distillation after epoch {state['epoch']}.")
         state["best_weights"] = best
         return state
 
