@@ -30,8 +30,8 @@ from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.atomic_file import atomic_path
 from keras_dccl.utils.atomic_file import write_text_atomic
 
-# The ops the Edge TPU compiler maps, as listed in the deployment notes
-# (DEPLOY.md, "Edge TPU"; docs/edgetpu.md). The compiler (edgetpu_compiler)
+# The ops the Edge TPU compiler maps (see docs/edgetpu.md, which lists them
+# with the other rules of the compiler). The compiler (edgetpu_compiler)
 # is not available here and there is no device, so `check_edgetpu` is a
 # static check against this list: it cannot prove that the compiler maps a
 # model. GATHER, CAST, FLOOR_DIV / FLOOR_MOD and DEQUANTIZE are not on it.

@@ -15,8 +15,9 @@
 // and the ids and probability it shows; the model size shown; the tokens of
 // tokenizerTexts; every URL the page requested; console errors (LiteRT.js
 // also logs its INFO lines there) and uncaught page errors.
-// The browser runs with the flags of /work/shared/DEPLOY.md: no network
-// beyond 127.0.0.1 and a fresh profile.
+// The browser runs with the flags below: no sandbox (root in CI), no GPU, no
+// background networking, every host name but 127.0.0.1 unresolvable (else
+// Chromium keeps trying to reach outside hosts), and a fresh profile.
 
 import fs from "node:fs";
 import os from "node:os";
