@@ -189,8 +189,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
         outputs = self._lookup(inputs, training)
         if self.exact_rows:
             rows = ops.take(self.row_index, inputs, axis=0)
-            residuals = ops.take(self._residual_rows(), rows, axis=0)
-            outputs = outputs + ops.cast(residuals, outputs.dtype)
+            outputs = self._add_residuals(outputs, rows)
         return ops.cast(outputs, self.compute_dtype)
 
     def _lookup(self, inputs, training):
@@ -231,6 +230,11 @@ class CodebookEmbedding(CodeEmbeddingBase):
         keep = ops.arange(self.exact_rows + 1) < self.exact_rows
         return self.residuals * ops.cast(keep, self.residuals.dtype)[:, None]
 
+    def _add_residuals(self, vectors, rows):
+        """`vectors` plus the residual rows `rows` (from `row_index`)."""
+        residuals = ops.take(self._residual_rows(), rows, axis=0)
+        return vectors + ops.cast(residuals, vectors.dtype)
+
     def set_exact_rows(self, ids, vectors):
         """Makes the words `ids` look up `vectors` exactly.
 
@@ -264,7 +268,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
         row_index[ids] = np.arange(len(ids))
         residuals = np.zeros((self.exact_rows + 1, self.output_dim), "float32")
         self.row_index.assign(row_index)
-        self.residuals.assign(residuals)
+        # The codes alone (`_lookup` adds no residual row).
         decoded = ops.convert_to_numpy(
             ops.cast(self._lookup(ops.convert_to_tensor(ids), False), "float32")
         )
@@ -279,9 +283,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
             codes = ops.cast(self.codes, "int32")
         table = self.decoder(codes)
         if self.exact_rows:
-            residuals = self._residual_rows()
-            residuals = ops.take(residuals, self.row_index, axis=0)
-            table = table + ops.cast(residuals, table.dtype)
+            table = self._add_residuals(table, self.row_index)
         return table
 
     def compute_output_spec(self, inputs, reverse=False, training=None):
