@@ -40,7 +40,9 @@ def test_wide_beam_is_exhaustive_and_beam_one_is_greedy():
         beam_encode(vectors, codebooks, beam_size=1),
         residual_encode(vectors, codebooks),
     )
-    narrow = squared_errors(vectors, beam_encode(vectors, codebooks, 2), codebooks)
+    narrow = squared_errors(
+        vectors, beam_encode(vectors, codebooks, 2), codebooks
+    )
     assert (narrow >= best - 1e-5).all() and (narrow > best + 1e-6).any()
 
 
@@ -98,7 +100,10 @@ def test_rows_beyond_max_training_rows_get_codes(glove, tmp_path):
     )
     sampled = compress(table, 4, 16, recipe=recipe, verbose=0)
     full = compress(
-        glove, 4, 16, recipe=dataclasses.replace(recipe, max_training_rows=None),
+        glove,
+        4,
+        16,
+        recipe=dataclasses.replace(recipe, max_training_rows=None),
         verbose=0,
     )  # fmt: skip
     errors = np.sqrt(squared_errors(glove, sampled.codes, sampled.codebooks))

@@ -30,7 +30,9 @@ def test_a_heavily_weighted_row_gets_better_codes(vectors):
     row = int(distances.argmax())
     weights = np.ones(len(vectors))
     weights[row] = 2000.0
-    weighted = compress(vectors, 4, 16, recipe=SHORT, weights=weights, verbose=0)
+    weighted = compress(
+        vectors, 4, 16, recipe=SHORT, weights=weights, verbose=0
+    )
     weighted_distances = row_distances(weighted, vectors)
     assert not np.array_equal(weighted.codes[row], plain.codes[row])
     assert weighted_distances[row] < 0.5 * distances[row]

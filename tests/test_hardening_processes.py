@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import pytest
-
 from test_hardening_cli import make_tflite
 from test_hardening_cli import snapshot
 from test_hardening_cli import write_glove

@@ -102,8 +102,9 @@ def residual_beam_start(
     Stage m runs progressive-dim k-means (`iterations` Lloyd iterations per
     width) on the residuals of each row's best partial sum (of a random
     sample of `kmeans_rows` rows, if given, drawn anew each stage), then
-    every row's beam is extended by the new codebook. All rows are held in memory with
-    their beams: give a sample of a large table (see `compress`).
+    every row's beam is extended by the new codebook. All rows are held in
+    memory with their beams: give a sample of a large table (see
+    `compress`).
 
     Returns:
         `(codes, codebooks)`: uint8 (N, M) and float32 (M, K, D).

@@ -19,7 +19,6 @@ from keras_dccl.compression.residual_kmeans import residual_kmeans
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.checkpoint import load_checkpoint
 from keras_dccl.utils.checkpoint import save_checkpoint
-from keras_dccl.utils.reconstruct import reconstruct
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,7 +235,9 @@ def compress(
         codes, codebooks = job.run()
         metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
         if weights is not None:
-            metrics.update(_weighted_metrics(vectors, codes, codebooks, weights))
+            metrics.update(
+                _weighted_metrics(vectors, codes, codebooks, weights)
+            )
     return CompressedEmbedding(
         codes,
         codebooks,

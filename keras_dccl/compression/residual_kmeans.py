@@ -108,7 +108,9 @@ def progressive_kmeans(
         weighted = centred * sample_weights[:, None]
     _, axes = np.linalg.eigh((weighted.T @ centred).astype(np.float64))
     axes = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)
-    widths = sorted({max(1, round(dim ** (step / 10))) for step in range(1, 10)})
+    widths = sorted(
+        {max(1, round(dim ** (step / 10))) for step in range(1, 10)}
+    )
     widths = [width for width in widths if width < dim]
     start = np.sort(rng.choice(len(subset), num_clusters, replace=False))
     centroids = np.zeros((num_clusters, 0), np.float32)
