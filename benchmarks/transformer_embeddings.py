@@ -16,6 +16,8 @@ token embedding is replaced, in turn, by:
 - `..._exactN`: the same, with the N most frequent tokens of the
   distillation sentences kept exact (`compress_model(exact_rows=N)`: an
   int8 residual row each, on top of their codes);
+- `..._int4`: those rows stored as int4 with a scale each
+  (`exact_rows_dtype="int4"`), so twice as many fit in the same bytes;
 - `..._nodropout`: the student's dropout off while it learns
   (`distill(..., dropout=False)`, distill's default); the other distilled
   variants keep the teacher's dropout (`dropout=True`).
@@ -79,6 +81,9 @@ VARIANTS = (
     "distilled_m32_exact5000",
     "distilled_m16_exact2500",
     "distilled_m32_exact5000_nodropout",
+    "posthoc_m32_exact11000_int4",
+    "distilled_m32_exact11000_int4_nodropout",
+    "distilled_m16_exact5400_int4_nodropout",
 )
 TARGETS = {
     "ratio": 16.0,
@@ -251,6 +256,7 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
         # Every token counts a little, the frequent ones more.
         weights=1.0 + counts,
         exact_rows=exact_rows,
+        exact_rows_dtype="int4" if "_int4" in name else "int8",
         verbose=1,
     )
     timing["compress_seconds"] = round(time.time() - start, 1)

@@ -463,6 +463,54 @@ def test_exact_rows_look_up_their_vectors(tmp_path):
             layer.set_exact_rows(ids, vectors)
 
 
+
+def test_int4_exact_rows_round_within_half_a_step():
+    layer = CodebookEmbedding(
+        50, DIMENSION, num_codebooks=3, exact_rows=4, exact_rows_dtype="int4"
+    )
+    layer.build()
+    decoded = decoded_table(layer)
+    ids = np.array([7, 3, 40])
+    # Rows of very different sizes: each gets a scale of its own.
+    vectors = np.random.default_rng(1).standard_normal((3, DIMENSION))
+    vectors *= np.array([[1.0], [0.1], [0.01]])
+    layer.set_exact_rows(ids, vectors)
+    values, index, scales = layer.int4_exact_rows()
+    assert values.dtype == "int8" and np.abs(values).max() <= 7
+    assert index.shape == (5,) and scales.shape == (256,)
+    residuals = vectors - decoded[ids]
+    peaks = np.abs(residuals).max(axis=1) / 7
+    row_scales = scales[index[:3]]
+    # The next level up from each row's peak over 7: no value is clipped.
+    assert np.all(row_scales >= peaks * (1 - 1e-6))
+    assert np.all(row_scales < peaks * 2 ** (1 / 32) * (1 + 1e-6))
+    table = keras.ops.convert_to_numpy(layer(np.arange(50)))
+    np.testing.assert_allclose(
+        table[ids], decoded[ids] + values[:3] * row_scales[:, None], atol=1e-6
+    )
+    assert np.all(np.abs(table[ids] - vectors) <= row_scales[:, None] / 2 + 1e-6)
+    others = np.setdiff1d(np.arange(50), ids)
+    np.testing.assert_allclose(table[others], decoded[others], atol=1e-6)
+    with pytest.raises(ValueError, match="exact_rows_dtype"):
+        CodebookEmbedding(50, DIMENSION, exact_rows=4, exact_rows_dtype="int2")
+
+
+def test_int4_exact_rows_train_straight_through():
+    layer = CodebookEmbedding(
+        50, DIMENSION, num_codebooks=3, exact_rows=4, exact_rows_dtype="int4"
+    )
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), layer])
+    layer.set_exact_rows(np.array([1, 2]), np.ones((2, DIMENSION)))
+    before = keras.ops.convert_to_numpy(layer.residuals)
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    model.fit(
+        np.array([[1, 2]]), np.zeros((1, 2, DIMENSION)), epochs=1, verbose=0
+    )
+    after = keras.ops.convert_to_numpy(layer.residuals)
+    # The rounding passes the gradient on: the rows of ids 1 and 2 move.
+    assert np.all(np.abs(after[:2] - before[:2]).max(axis=1) > 1e-3)
+    np.testing.assert_array_equal(after[2:], before[2:])
+
 @tensorflow_only
 def test_compress_model_exact_rows_of_largest_weight(tmp_path):
     model = sequential_model()
@@ -554,6 +602,47 @@ def test_many_exact_rows_export_with_dynamic_range(tmp_path):
     _, scales = quantize_codebooks(layer.compute_codebooks())
     residuals = keras.ops.convert_to_numpy(layer._residual_rows())
     assert difference <= (scales.sum() + np.abs(residuals).max() / 127) / 2
+
+
+@tensorflow_only
+def test_int4_exact_rows_export_as_the_layer_rounds_them(tmp_path):
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential(
+        [keras.Input((LENGTH,), dtype="int32"),
+         keras.layers.Embedding(3000, DIMENSION)]
+    )  # fmt: skip
+    weights = np.random.default_rng(0).random(3000)
+    student = keras_dccl.compress_model(
+        model, weights=weights, exact_rows=1200, exact_rows_dtype="int4",
+        verbose=0, **OPTIONS,
+    )  # fmt: skip
+    layer = student.layers[0]
+    assert layer.exact_rows_dtype == "int4"
+    ids = np.argsort(-weights)[: 4 * LENGTH].reshape(4, LENGTH)
+    ids[:, -1] = np.argsort(weights)[:4]
+    path = export_litert(
+        student, tmp_path / "d.tflite", quantize="dynamic_int8",
+        sequence_length=LENGTH, batch_size=1,
+    )  # fmt: skip
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(str(path)).get_signature_runner()
+    (name,) = runner.get_input_details()
+    got = next(iter(run_signature(path, {name: ids.astype("int32")}).values()))
+    # The layer rounds its rows to int4 already: what is left is the int8
+    # rounding of the codebooks.
+    _, scales = quantize_codebooks(layer.compute_codebooks())
+    difference = np.abs(got - student.predict(ids, verbose=0)).max()
+    assert difference <= scales.sum() / 2 + 1e-5
+    from keras_dccl.export import TFLiteModel
+
+    breakdown = TFLiteModel(path).size_breakdown()
+    # The packed codes, the int16 row index, the packed rows (1,201 x D / 2)
+    # and their scale index.
+    assert breakdown["codes"] == (
+        3000 * ((layer.num_codebooks + 1) // 2) + 3000 * 2
+        + 1201 * DIMENSION // 2 + 1201
+    )  # fmt: skip
 
 
 

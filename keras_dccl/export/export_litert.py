@@ -319,10 +319,11 @@ def strip_codebook_embeddings(
             )
         exact = None
         if getattr(layer, "exact_rows", 0):
-            exact = (
-                keras.ops.convert_to_numpy(layer.row_index),
-                keras.ops.convert_to_numpy(layer._residual_rows()),
-            )
+            if layer.exact_rows_dtype == "int4" and codebook_dtype == "int8":
+                residuals = layer.int4_exact_rows()
+            else:
+                residuals = keras.ops.convert_to_numpy(layer._residual_rows())
+            exact = (keras.ops.convert_to_numpy(layer.row_index), residuals)
         return LiteRTCodebookEmbedding(
             layer.compute_codes(),
             layer.compute_codebooks(),

@@ -34,6 +34,19 @@ def quantize_codebooks(codebooks):
     return np.clip(values, -127, 127).astype(np.int8), scales
 
 
+def unpack_nibbles(packed, rows):
+    """int32 `(..., 2 W)` values in [0, 16) of gathered bytes `(..., W)`."""
+    nibbles = tf.stack(
+        [
+            tf.math.floormod(packed, NIBBLE_CODEBOOK_SIZE),
+            tf.math.floordiv(packed, NIBBLE_CODEBOOK_SIZE),
+        ],
+        axis=-1,
+    )
+    shape = tf.concat([tf.shape(rows), [2 * packed.shape[-1]]], axis=0)
+    return tf.reshape(nibbles, shape)
+
+
 class _CodebookLookup(keras.layers.Layer):
     """Shared part: the codebooks, and code tables turned into vectors."""
 
@@ -87,15 +100,7 @@ class _CodebookLookup(keras.layers.Layer):
         """Vectors of rows `rows` of a table of `length` codes per row."""
         codes = tf.cast(tf.gather(table, rows), tf.int32)
         if self.packed:
-            nibbles = tf.stack(
-                [
-                    tf.math.floormod(codes, NIBBLE_CODEBOOK_SIZE),
-                    tf.math.floordiv(codes, NIBBLE_CODEBOOK_SIZE),
-                ],
-                axis=-1,
-            )
-            shape = tf.concat([tf.shape(rows), [2 * codes.shape[-1]]], axis=0)
-            codes = tf.reshape(nibbles, shape)[..., :length]
+            codes = unpack_nibbles(codes, rows)[..., :length]
         vectors = tf.gather(self.codebooks, codes + self.offsets[:length])
         if self.codebook_dtype == "int8":
             vectors = tf.cast(vectors, tf.float32) * self.scales[:length]
@@ -158,7 +163,11 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
             rows: int (V,) indices into float (N + 1, D) residual rows (the
             last one zero), added to the decoded codes. Stored as an int16
             index (int32 from 32,767 rows) and int8 rows with one scale
-            for the table (float32 with float32 codebooks).
+            for the table (float32 with float32 codebooks). `residuals`
+            may instead be the `(values, scale_index, scales)` of
+            `CodebookEmbedding.int4_exact_rows()`: stored as two int4
+            values a byte, a uint8 scale index a row and 256 float32
+            scales.
     """
 
     def __init__(
@@ -187,6 +196,22 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         self.row_index = self._constant(
             "row_index", np.asarray(row_index).astype(index_dtype)
         )
+        self.int4_rows = isinstance(residuals, tuple)
+        if self.int4_rows:
+            values, scale_index, scales = residuals
+            nibbles = (np.asarray(values) + 8).astype(np.uint8)
+            self.residuals = self._constant(
+                "residuals", pack_codes(nibbles, NIBBLE_CODEBOOK_SIZE)
+            )
+            self.residual_scale_index = self._constant(
+                "residual_scale_index", np.asarray(scale_index, np.uint8)
+            )
+            # 256 values: below the size that TFLite's dynamic-range
+            # quantization would turn to int8.
+            self.residual_scales = self._constant(
+                "residual_scales", np.asarray(scales, np.float32)
+            )
+            return
         residuals = np.asarray(residuals, dtype=np.float32)
         if self.codebook_dtype == "int8":
             # One scale for the table: a table of per-row float scales is
@@ -204,6 +229,13 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
             return vectors
         rows = tf.cast(tf.gather(self.row_index, ids), tf.int32)
         residuals = tf.gather(self.residuals, rows)
+        if self.int4_rows:
+            values = unpack_nibbles(tf.cast(residuals, tf.int32), ids) - 8
+            index = tf.gather(self.residual_scale_index, rows)
+            scales = tf.gather(self.residual_scales, tf.cast(index, tf.int32))
+            return vectors + tf.cast(values, tf.float32) * tf.expand_dims(
+                scales, -1
+            )
         if self.codebook_dtype == "int8":
             residuals = tf.cast(residuals, tf.float32) * self.residual_scale
         return vectors + residuals

@@ -7,6 +7,40 @@ from keras_dccl.layers.code_embedding_base import RandomCodes
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_non_negative_float
 
+EXACT_ROWS_DTYPES = ("int8", "int4")
+# The int4 rows' scales: 256 levels, 2 ** (1 / 32) apart, the largest that of
+# the row of largest magnitude (a range of 2 ** 8 between rows).
+INT4_SCALE_LEVELS = 256
+INT4_LEVELS_PER_OCTAVE = 32
+
+
+def int4_rows(rows):
+    """Symmetric int4 rows with a scale each, chosen from 256 shared levels.
+
+    Each row's scale is its peak magnitude over 7, rounded up to the next
+    level (so no value is clipped); rows below the smallest level use it.
+
+    Args:
+        rows: Float tensor `(N, D)`.
+
+    Returns:
+        `(values, index, levels)`: float `(N, D)` integers in [-7, 7], int32
+        `(N,)` and float `(256,)`, with `values * levels[index][:, None]`
+        approximating `rows`.
+    """
+    peaks = ops.max(ops.abs(rows), axis=-1) / 7.0
+    top = ops.maximum(ops.max(peaks), 1e-30)
+    steps = ops.arange(INT4_SCALE_LEVELS, dtype=rows.dtype)
+    levels = top * ops.power(
+        2.0, (steps - (INT4_SCALE_LEVELS - 1)) / INT4_LEVELS_PER_OCTAVE
+    )
+    octaves = ops.log2(ops.maximum(peaks, 1e-30) / top)
+    index = ops.ceil(INT4_LEVELS_PER_OCTAVE * octaves) + INT4_SCALE_LEVELS - 1
+    index = ops.cast(ops.clip(index, 0, INT4_SCALE_LEVELS - 1), "int32")
+    scales = ops.take(levels, index, axis=0)
+    values = ops.clip(ops.round(rows / scales[:, None]), -7, 7)
+    return values, index, levels
+
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
 class CodebookEmbedding(CodeEmbeddingBase):
@@ -78,7 +112,15 @@ class CodebookEmbedding(CodeEmbeddingBase):
             own, added to their decoded codes, so that they can be looked up
             exactly; the other words use their codes alone. Costs a
             `(input_dim,)` int32 row index (int16 in `.tflite` files) and
-            `exact_rows` rows (int8 in `.tflite` files). Defaults to `0`.
+            `exact_rows` rows (as `exact_rows_dtype` says in `.tflite`
+            files). Defaults to `0`.
+        exact_rows_dtype: `"int8"` or `"int4"`, how the exact rows are
+            stored in `.tflite` files. `"int8"` (the default): D bytes a
+            row, with one scale for the table. `"int4"`: D / 2 bytes a row
+            and a one-byte scale index (into 256 scales, 2 ** (1 / 32)
+            apart), so twice as many frequent tokens fit in the same
+            bytes; the layer rounds the rows to int4 itself (straight
+            through in training), so the file and the layer agree.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -154,9 +196,16 @@ class CodebookEmbedding(CodeEmbeddingBase):
         seed=None,
         reconstruction_weight=0.0,
         exact_rows=0,
+        exact_rows_dtype="int8",
         **kwargs,
     ):
         self.exact_rows = check_integer("exact_rows", exact_rows, minimum=0)
+        if exact_rows_dtype not in EXACT_ROWS_DTYPES:
+            raise ValueError(
+                f"`exact_rows_dtype` must be one of {EXACT_ROWS_DTYPES}. "
+                f"Received: exact_rows_dtype={exact_rows_dtype!r}"
+            )
+        self.exact_rows_dtype = exact_rows_dtype
         super().__init__(
             input_dim=input_dim,
             output_dim=output_dim,
@@ -225,10 +274,38 @@ class CodebookEmbedding(CodeEmbeddingBase):
             initializer="zeros",
         )
 
-    def _residual_rows(self):
+    def _kept_rows(self):
         """The residual rows, the last (of the other words) kept at zero."""
         keep = ops.arange(self.exact_rows + 1) < self.exact_rows
         return self.residuals * ops.cast(keep, self.residuals.dtype)[:, None]
+
+    def _residual_rows(self):
+        """The residual rows as the lookup adds them.
+
+        With `exact_rows_dtype="int4"`, rounded as the file stores them,
+        with the gradient of the unrounded rows (straight through).
+        """
+        rows = self._kept_rows()
+        if self.exact_rows_dtype == "int8":
+            return rows
+        values, index, levels = int4_rows(rows)
+        rounded = values * ops.take(levels, index, axis=0)[:, None]
+        return rows + ops.stop_gradient(rounded - rows)
+
+    def int4_exact_rows(self):
+        """The int4 form of the residual rows, as `.tflite` files store it.
+
+        Returns:
+            `(values, scale_index, scales)` as NumPy arrays: int8
+            `(exact_rows + 1, output_dim)` in [-7, 7], uint8
+            `(exact_rows + 1,)` and float32 `(256,)`; row `i` is
+            `values[i] * scales[scale_index[i]]`.
+        """
+        self._check_built("int4_exact_rows")
+        values, index, levels = (
+            ops.convert_to_numpy(x) for x in int4_rows(self._kept_rows())
+        )
+        return values.astype("int8"), index.astype("uint8"), levels
 
     def _add_residuals(self, vectors, rows):
         """`vectors` plus the residual rows `rows` (from `row_index`)."""
@@ -300,6 +377,7 @@ class CodebookEmbedding(CodeEmbeddingBase):
             straight_through=self.straight_through,
             reconstruction_weight=self.reconstruction_weight,
             exact_rows=self.exact_rows,
+            exact_rows_dtype=self.exact_rows_dtype,
         )
         return config
 

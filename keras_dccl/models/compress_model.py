@@ -17,6 +17,7 @@ def compress_model(
     recipe="default",
     weights=None,
     exact_rows=0,
+    exact_rows_dtype="int8",
     seed=0,
     verbose=1,
 ):
@@ -63,6 +64,9 @@ def compress_model(
             residual row of their own (see `CodebookEmbedding(exact_rows=)`)
             and are looked up exactly; the others use their codes alone.
             Defaults to `0`.
+        exact_rows_dtype: `"int8"` (the default) or `"int4"`: how the
+            exact rows are stored in `.tflite` files (see
+            `CodebookEmbedding(exact_rows_dtype=)`).
         seed: Integer seed of `compress`.
         verbose: 0 silent, 1 progress of each compression.
 
@@ -136,6 +140,7 @@ def compress_model(
             name=layer.name,
             dtype=layer.dtype_policy,
             exact_rows=min(exact_rows, len(table)),
+            exact_rows_dtype=exact_rows_dtype,
         )
         if exact_rows:
             replacement.set_exact_rows(exact_ids, table[exact_ids])
