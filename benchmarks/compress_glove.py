@@ -2,7 +2,7 @@
 
 Reruns the comparison behind the reference figures of docs/data.md: simple
 baselines (uniform scalar quantization, product quantization, residual
-k-means) against the recipes of `keras_dccl.compression.compress.compress`,
+k-means) against the recipes of `keras_dccl.compress`,
 all at about the same size (128 bits per word for the learned codes). Every
 method is scored on ALL rows of the slice, from hard codes: the mean
 Euclidean distance between each vector and its reconstruction, and the mean
@@ -282,7 +282,7 @@ def parse_args(argv):
 def load_vectors(num_words):
     """The top `num_words` GloVe 6B 50d vectors, float32 (num_words, 50)."""
     try:
-        from keras_dccl.readers.glove_package import load_glove_package
+        from keras_dccl.readers import load_glove_package
     except ImportError:
         load_glove_package = None
     if load_glove_package is not None:
@@ -309,7 +309,7 @@ def reconstruction_metrics(vectors, reconstruction):
     """Mean Euclidean distance over rows and mean squared error over entries.
 
     Same definitions (and float64 accumulation) as
-    `CompressedEmbedding.evaluate`.
+    `CompressedTable.evaluate`.
     """
     squared = np.square(vectors.astype(np.float64) - reconstruction)
     return {

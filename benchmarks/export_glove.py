@@ -228,8 +228,8 @@ def export_all(models, directory):
     import keras
     import tensorflow as tf
 
-    from keras_dccl.export.export_litert import export_litert
-    from keras_dccl.export.tflite_model import TFLiteModel
+    from keras_dccl.export import export_litert
+    from keras_dccl.export import TFLiteFile
 
     builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     paths = {name: os.path.join(directory, f"{name}.tflite") for name in MODELS}
@@ -294,7 +294,7 @@ def export_all(models, directory):
         "keras_model": models["ours"],
     }
     for name, export in exports.items():
-        tflite_model = TFLiteModel(paths[name])
+        tflite_model = TFLiteFile(paths[name])
         export.update(
             path=paths[name],
             file_bytes=tflite_model.file_bytes,

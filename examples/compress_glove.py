@@ -34,7 +34,7 @@ size; the tests run this file on a small one.)
 """
 
 num_words = int(os.environ.get("KERAS_DCCL_EXAMPLE_WORDS", 20000))
-words, vectors = keras_dccl.load_glove_package(num_words)
+words, vectors = keras_dccl.readers.load_glove_package(num_words)
 print(f"{len(words)} words of dimension {vectors.shape[1]}")
 
 """
@@ -85,7 +85,7 @@ checksum. Loading validates all of it.
 """
 
 compressed.save("glove-codes.npz")
-compressed = keras_dccl.CompressedEmbedding.load("glove-codes.npz")
+compressed = keras_dccl.CompressedTable.load("glove-codes.npz")
 
 """
 ## Use the codes in a Keras model

@@ -67,7 +67,7 @@ sentences. 500 of them are held out to compare the models.
 
 sequence_length = 64
 num_sentences = int(os.environ.get("KERAS_DCCL_EXAMPLE_SENTENCES", 2500))
-texts, _ = keras_dccl.load_rotten_tomatoes()
+texts, _ = keras_dccl.readers.load_rotten_tomatoes()
 texts = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))]
 preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
     folder, sequence_length=sequence_length

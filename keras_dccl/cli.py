@@ -256,9 +256,9 @@ def _compress_and_report(arguments, words, vectors, source):
 
 def _check_saved(path, compressed, vectors):
     """Reads the artifact back and checks it reproduces the metrics."""
-    from keras_dccl.compressed_embedding import CompressedEmbedding
+    from keras_dccl.compressed_table import CompressedTable
 
-    metrics = CompressedEmbedding.load(path).evaluate(vectors)
+    metrics = CompressedTable.load(path).evaluate(vectors)
     expected = compressed.metadata["mean_distance"]
     if abs(metrics["mean_distance"] - expected) > 1e-4 * max(1.0, expected):
         raise ValueError(
@@ -269,9 +269,9 @@ def _check_saved(path, compressed, vectors):
 
 
 def _evaluate(arguments):
-    from keras_dccl.compressed_embedding import CompressedEmbedding
+    from keras_dccl.compressed_table import CompressedTable
 
-    compressed = CompressedEmbedding.load(arguments.artifact)
+    compressed = CompressedTable.load(arguments.artifact)
     words, vectors = _read(arguments)
     if vectors.shape != (compressed.num_words, compressed.output_dim):
         raise ValueError(
@@ -294,9 +294,9 @@ def _evaluate(arguments):
 
 
 def _info(arguments):
-    from keras_dccl.compressed_embedding import CompressedEmbedding
+    from keras_dccl.compressed_table import CompressedTable
 
-    print(CompressedEmbedding.load(arguments.artifact).summary())
+    print(CompressedTable.load(arguments.artifact).summary())
 
 
 def _check_edgetpu(arguments):

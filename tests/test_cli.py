@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_dccl import cli
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import CompressedTable
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_compress_info_evaluate(glove_file, tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, err
     assert "reloads with the same mean distance" in out
-    compressed = CompressedEmbedding.load(output)
+    compressed = CompressedTable.load(output)
     assert (compressed.num_words, compressed.num_codebooks) == (300, 4)
     assert compressed.vocabulary[:2] == ["word0", "word1"]
     assert not (tmp_path / "out.npz.checkpoint.npz").exists()
@@ -114,7 +114,7 @@ def test_no_arguments_runs_the_demo_on_glove(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys)
     assert code == 0, err
-    compressed = CompressedEmbedding.load(tmp_path / cli.DEFAULT_OUTPUT)
+    compressed = CompressedTable.load(tmp_path / cli.DEFAULT_OUTPUT)
     assert compressed.vocabulary[:3] == ["the", ",", "."]
     assert (compressed.num_codebooks, compressed.codebook_size) == (32, 16)
     assert "ratio" in out.lower()

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from keras_dccl import cli
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import CompressedTable
 from keras_dccl.compression import local_search
-from keras_dccl.export import tflite_model
+from keras_dccl.export import tflite_file
 
 FLAGS = ["-m", "4", "-k", "8", "-q"]
 
@@ -130,7 +130,7 @@ def test_byte_order_mark_is_skipped(tmp_path, capsys):
     output = tmp_path / "out.npz"
     code, _, err = run(capsys, "compress", path, "-o", output, *FLAGS)
     assert code == 0, err
-    assert CompressedEmbedding.load(output).vocabulary[0] == "word0"
+    assert CompressedTable.load(output).vocabulary[0] == "word0"
 
 
 class Interrupt(KeyboardInterrupt):
@@ -288,12 +288,12 @@ def make_tflite(opcode_index=0, subgraph_input=0, operator_input=0):
     ],
 )
 def test_flatbuffer_indices_are_checked(tmp_path, capsys, changes, message):
-    # Case 7: TFLiteModel (check-edgetpu reads the file through it).
+    # Case 7: TFLiteFile (check-edgetpu reads the file through it).
     path = tmp_path / "model.tflite"
     path.write_bytes(make_tflite(**changes))
     with pytest.raises(ValueError, match=message):
-        tflite_model.TFLiteModel(path)
-    assert tflite_model.TFLiteModel(_write(tmp_path, make_tflite())).op_names
+        tflite_file.TFLiteFile(path)
+    assert tflite_file.TFLiteFile(_write(tmp_path, make_tflite())).op_names
     assert_refused(
         capsys, tmp_path, ["check-edgetpu", path], "not a valid TFLite model"
     )
@@ -495,7 +495,7 @@ def test_progress_off_a_terminal_is_plain_and_labelled(
         "at most; val_distance: mean distance over the 15 held-out rows:"
         in out
     )
-    distance = CompressedEmbedding.load(output).metadata["mean_distance"]
+    distance = CompressedTable.load(output).metadata["mean_distance"]
     assert f"mean_distance (all rows): {json.dumps(distance)}" in out
 
 

@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from keras_dccl.compressed_embedding import ArtifactError
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import ArtifactError
+from keras_dccl.compressed_table import CompressedTable
 from keras_dccl.compression.compress import compress
 from keras_dccl.readers.read_vectors import read_vectors
 from keras_dccl.readers.vector_file_error import VectorFileError
@@ -62,14 +62,14 @@ def test_long_word_artifact_is_compact(tmp_path):
     # Case 6: one 2,000-character word no longer widens every stored word.
     words = [f"w{index}" for index in range(9999)] + ["x" * 2000]
     codes = np.random.default_rng(0).integers(0, 16, size=(10000, 8))
-    embedding = CompressedEmbedding(codes, np.zeros((8, 16, 4)), words)
+    embedding = CompressedTable(codes, np.zeros((8, 16, 4)), words)
     embedding.save(tmp_path / "a.npz")
     word_bytes = sum(len(word) for word in words)
     # Codes (4 bytes a word), words, offsets (8 bytes a word), headers.
     assert os.path.getsize(tmp_path / "a.npz") < (
         10000 * 4 + word_bytes + 10001 * 8 + 8 * 16 * 4 * 4 + 4096
     )
-    assert CompressedEmbedding.load(tmp_path / "a.npz").vocabulary == words
+    assert CompressedTable.load(tmp_path / "a.npz").vocabulary == words
 
 
 def write_version_1(path, codes, codebooks, words, extra):
@@ -105,7 +105,7 @@ def test_version_1_artifacts_still_load(tmp_path):
     words = ["the", "日本", "x" * 300, "café", "😀"]
     path = tmp_path / "old.npz"
     write_version_1(path, codes, codebooks, words, {"mean_distance": 0.5})
-    loaded = CompressedEmbedding.load(path)
+    loaded = CompressedTable.load(path)
     np.testing.assert_array_equal(loaded.codes, codes)
     assert loaded.vocabulary == words
     assert loaded.metadata == {"mean_distance": 0.5}
@@ -228,9 +228,9 @@ def test_compress_checks_rows_range_and_size_up_front():
 
 def test_artifact_error_for_unreadable_file(tmp_path):
     path = tmp_path / "a.npz"
-    CompressedEmbedding([[0]], [[[1.0], [2.0]]]).save(path)
+    CompressedTable([[0]], [[[1.0], [2.0]]]).save(path)
     os.chmod(path, 0)
     if os.access(path, os.R_OK):
         pytest.skip("running as a user who reads any file")
     with pytest.raises(ArtifactError, match="cannot read the file"):
-        CompressedEmbedding.load(path)
+        CompressedTable.load(path)

@@ -33,7 +33,7 @@ NUMPY_PATH_SCRIPT = textwrap.dedent(
     )
     artifact = os.path.join(folder, "api.npz")
     compressed.save(artifact)
-    keras_dccl.CompressedEmbedding.load(artifact).evaluate(read)
+    keras_dccl.CompressedTable.load(artifact).evaluate(read)
     output = os.path.join(folder, "cli.npz")
     with contextlib.redirect_stdout(io.StringIO()):
         codes = [
@@ -66,16 +66,72 @@ def test_numpy_path_imports_neither_tensorflow_nor_keras(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["CodebookEmbedding", "TemperatureSchedule", "compress", "WordTokenizer"],
+    "name, package",
+    [
+        ("CodebookEmbedding", "layers"),
+        ("AdaptiveCodebookEmbedding", "layers"),
+        ("compress", "compression"),
+        ("compress_model", "models"),
+        ("read_vectors", "readers"),
+    ],
 )
-def test_lazy_names_resolve_to_their_definitions(name):
+def test_shortcuts_are_the_names_of_their_package(name, package):
+    import importlib
+
     import keras_dccl
 
     value = getattr(keras_dccl, name)
+    assert value is getattr(importlib.import_module(f"keras_dccl.{package}"), name)
     assert value.__name__ == name
     assert name in keras_dccl.__all__
     assert name in dir(keras_dccl)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("CompressedEmbedding", "keras_dccl.compressed_table.CompressedTable"),
+        ("TemperatureSchedule", "keras_dccl.callbacks.TemperatureSchedule"),
+        ("WordTokenizer", "keras_dccl.text.WordTokenizer"),
+        ("load_glove_package", "keras_dccl.readers.load_glove_package"),
+    ],
+)
+def test_moved_names_warn_and_still_work(old, new):
+    import importlib
+
+    import keras_dccl
+
+    module, name = new.rsplit(".", 1)
+    with pytest.warns(DeprecationWarning, match=f"use `{new}`"):
+        value = getattr(keras_dccl, old)
+    assert value is getattr(importlib.import_module(module), name)
+    assert old not in keras_dccl.__all__
+
+
+def test_each_public_name_has_one_path():
+    import importlib
+
+    import keras_dccl
+
+    paths = {}
+    for package in ("callbacks", "compression", "distribution", "export",
+                    "layers", "models", "readers", "text"):  # fmt: skip
+        module = importlib.import_module(f"keras_dccl.{package}")
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+            paths.setdefault(name, []).append(package)
+    repeated = {name: where for name, where in paths.items() if len(where) > 1}
+    assert not repeated
+    # The top level holds only shortcuts of those names, and the artifact.
+    artifact = {"CompressedTable", "ArtifactError", "__version__"}
+    assert set(keras_dccl.__all__) - artifact <= set(paths)
+
+
+def test_renamed_tflite_file_class_warns():
+    import keras_dccl.export
+
+    with pytest.warns(DeprecationWarning, match="TFLiteFile"):
+        assert keras_dccl.export.TFLiteModel is keras_dccl.export.TFLiteFile
 
 
 def test_unknown_name_raises_attribute_error():

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import threadpoolctl
 
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import CompressedTable
 from keras_dccl.compression import local_search
 from keras_dccl.compression.beam_search import beam_encode
 from keras_dccl.compression.beam_search import residual_beam_start
@@ -181,7 +181,7 @@ def compress(
             the same.
 
     Returns:
-        A `CompressedEmbedding`, its metadata holding the recipe, the seed,
+        A `CompressedTable`, its metadata holding the recipe, the seed,
         the metrics over all rows (with weights, also
         `"weighted_mean_distance"` and `"weighted_mean_squared_error"`) and
         the wall time.
@@ -233,12 +233,12 @@ def compress(
     # summation order, hence the codes, depend on the core count.
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         codes, codebooks = job.run()
-        metrics = CompressedEmbedding(codes, codebooks).evaluate(vectors)
+        metrics = CompressedTable(codes, codebooks).evaluate(vectors)
         if weights is not None:
             metrics.update(
                 _weighted_metrics(vectors, codes, codebooks, weights)
             )
-    return CompressedEmbedding(
+    return CompressedTable(
         codes,
         codebooks,
         vocabulary=vocabulary,

@@ -1,5 +1,7 @@
 """TFLite / LiteRT export. Imports TensorFlow, so users import it on demand."""
 
+import warnings
+
 from keras_dccl.export.edgetpu import EdgeTPUProblem
 from keras_dccl.export.edgetpu import check_edgetpu
 from keras_dccl.export.edgetpu import export_edgetpu
@@ -9,12 +11,13 @@ from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.export_litert import exported_id_order
 from keras_dccl.export.export_litert import strip_codebook_embeddings
 from keras_dccl.export.litert_runner import LiteRTRunner
-from keras_dccl.export.tflite_model import TFLiteModel
+from keras_dccl.export.text_to_ids import text_interpreter
+from keras_dccl.export.tflite_file import TFLiteFile
 
 __all__ = [
     "EdgeTPUProblem",
     "LiteRTRunner",
-    "TFLiteModel",
+    "TFLiteFile",
     "check_edgetpu",
     "export_edgetpu",
     "run_edgetpu_split",
@@ -22,4 +25,20 @@ __all__ = [
     "export_lookup",
     "exported_id_order",
     "strip_codebook_embeddings",
+    "text_interpreter",
 ]
+
+
+def __getattr__(name):
+    # Renamed in 0.2; the old name stays for one release.
+    if name == "TFLiteModel":
+        warnings.warn(
+            "`keras_dccl.export.TFLiteModel` is deprecated: use "
+            "`keras_dccl.export.TFLiteFile` (the same class, renamed).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return TFLiteFile
+    raise AttributeError(
+        f"module 'keras_dccl.export' has no attribute {name!r}"
+    )

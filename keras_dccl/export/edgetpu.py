@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from keras_dccl.export.litert_runner import LiteRTRunner
-from keras_dccl.export.tflite_model import TFLiteModel
+from keras_dccl.export.tflite_file import TFLiteFile
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.atomic_file import atomic_path
@@ -121,7 +121,7 @@ def check_edgetpu(path):
         ValueError: If the file is not a TFLite flatbuffer.
         OSError: If it cannot be read.
     """
-    model = TFLiteModel(path)
+    model = TFLiteFile(path)
     model_inputs = {tensor.index for tensor in model.inputs}
     problems = []
     if not model.operators:

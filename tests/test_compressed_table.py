@@ -6,8 +6,8 @@ import stat
 import numpy as np
 import pytest
 
-from keras_dccl.compressed_embedding import ArtifactError
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import ArtifactError
+from keras_dccl.compressed_table import CompressedTable
 
 WORDS = ["the", "café", "naïve", "日本", "😀", "Straße", "x"]
 EXTRA = {"recipe": {"num_codebooks": 5, "epochs": 2}, "metrics": {"mse": 0.5}}
@@ -23,7 +23,7 @@ def random_embedding(num_words=7, num_codebooks=5, codebook_size=10, dim=3):
 @pytest.fixture
 def embedding():
     codes, codebooks = random_embedding()
-    return CompressedEmbedding(codes, codebooks, WORDS, EXTRA)
+    return CompressedTable(codes, codebooks, WORDS, EXTRA)
 
 
 def read_npz(path):
@@ -79,7 +79,7 @@ def with_checksum(arrays, **changes):
 
 def test_reconstruct_matches_reference():
     codes, codebooks = random_embedding(num_words=50, codebook_size=16, dim=7)
-    embedding = CompressedEmbedding(codes, codebooks)
+    embedding = CompressedTable(codes, codebooks)
     expected = np.array(
         [
             sum(codebooks[m, codes[word, m]] for m in range(codes.shape[1]))
@@ -100,7 +100,7 @@ def test_reconstruct_matches_reference():
 
 def test_reconstruct_known_weights():
     codebooks = np.arange(8, dtype="float32").reshape(2, 2, 2)
-    embedding = CompressedEmbedding([[0, 1], [1, 0]], codebooks, ["a", "b"])
+    embedding = CompressedTable([[0, 1], [1, 0]], codebooks, ["a", "b"])
     # Row 0: [0, 1] + [6, 7]; row 1: [2, 3] + [4, 5].
     np.testing.assert_array_equal(embedding.reconstruct(), [[6, 8], [6, 8]])
     np.testing.assert_array_equal(embedding.lookup("b"), [6, 8])
@@ -109,7 +109,7 @@ def test_reconstruct_known_weights():
 
 def test_evaluate_by_hand():
     codebooks = np.array([[[0.0, 0.0], [1.0, 1.0]]])
-    embedding = CompressedEmbedding([[0], [1]], codebooks)
+    embedding = CompressedTable([[0], [1]], codebooks)
     vectors = np.array([[3.0, 4.0], [1.0, 1.0]])
     # Distances: |[3, 4]| = 5 and 0. Squared errors: 9 + 16 + 0 + 0 = 25.
     result = embedding.evaluate(vectors, batch_size=1)
@@ -131,7 +131,7 @@ def test_evaluate_matches_reconstruct(embedding):
 def test_sizes():
     for codebook_size, code_bytes_per_word in [(16, 3), (17, 5)]:
         codes, codebooks = random_embedding(codebook_size=codebook_size)
-        embedding = CompressedEmbedding(codes, codebooks)
+        embedding = CompressedTable(codes, codebooks)
         size = 7 * code_bytes_per_word + 5 * codebook_size * 3 * 4
         assert embedding.size_bytes == size
         assert embedding.float32_bytes == 7 * 3 * 4
@@ -176,7 +176,7 @@ def test_invalid_arguments():
     for changes, message in cases:
         arguments = {"codes": codes, "codebooks": codebooks} | changes
         with pytest.raises(ValueError, match=message):
-            CompressedEmbedding(**arguments)
+            CompressedTable(**arguments)
 
 
 def test_invalid_calls(embedding):
@@ -187,7 +187,7 @@ def test_invalid_calls(embedding):
         (lambda: embedding.reconstruct(batch_size=0), "batch_size"),
         (lambda: embedding.lookup("missing"), "'missing'"),
         (
-            lambda: CompressedEmbedding([[0]], [[[1.0]]]).lookup("a"),
+            lambda: CompressedTable([[0]], [[[1.0]]]).lookup("a"),
             "no vocabulary.*'a'",
         ),
     ]
@@ -202,7 +202,7 @@ def test_save_load_round_trip(embedding, tmp_path):
     # Written to exactly the given path, without an added ".npz".
     assert os.listdir(tmp_path) == ["embedding.dccl"]
 
-    loaded = CompressedEmbedding.load(path)
+    loaded = CompressedTable.load(path)
     np.testing.assert_array_equal(loaded.codes, embedding.codes)
     np.testing.assert_array_equal(loaded.codebooks, embedding.codebooks)
     assert loaded.vocabulary == WORDS
@@ -213,10 +213,10 @@ def test_save_load_round_trip(embedding, tmp_path):
 def test_round_trip_without_vocabulary(tmp_path):
     codes, codebooks = random_embedding(codebook_size=200)
     path = tmp_path / "embedding.npz"
-    CompressedEmbedding(codes, codebooks).save(path)
+    CompressedTable(codes, codebooks).save(path)
     assert "vocabulary" not in read_npz(path)
 
-    loaded = CompressedEmbedding.load(str(path))
+    loaded = CompressedTable.load(str(path))
     np.testing.assert_array_equal(loaded.codes, codes)
     assert loaded.vocabulary is None
     assert loaded.metadata == {}
@@ -330,7 +330,7 @@ def test_load_rejects_bad_content(embedding, tmp_path, change, message):
     embedding.save(path)
     write_npz(path, change(read_npz(path)))
     with pytest.raises(ArtifactError, match=message) as info:
-        CompressedEmbedding.load(path)
+        CompressedTable.load(path)
     assert str(info.value).startswith(f"{path}: ")
     assert "\n" not in str(info.value)
 
@@ -355,7 +355,7 @@ def test_load_rejects_bad_files(embedding, tmp_path, write, message):
         embedding.save(path)
         write(path)
     with pytest.raises(ArtifactError, match=message) as info:
-        CompressedEmbedding.load(path)
+        CompressedTable.load(path)
     assert str(info.value).startswith(f"{path}: ")
     assert "\n" not in str(info.value)
 
@@ -364,7 +364,7 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     umask = os.umask(0o022)
     try:
         path = tmp_path / "a.npz"
-        CompressedEmbedding(
+        CompressedTable(
             np.zeros((3, 2), np.uint8), np.zeros((2, 4, 5), np.float32)
         ).save(path)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
