@@ -6,6 +6,9 @@ import keras
 import numpy as np
 
 from keras_dccl.export.cross_backend import runs_on_tensorflow
+from keras_dccl.export.export_options import check_export_options
+from keras_dccl.export.export_options import check_model
+from keras_dccl.export.export_options import vocabulary_tokens
 from keras_dccl.export.model_embeddings import find_codebook_embeddings
 from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
@@ -13,12 +16,9 @@ from keras_dccl.layers.adaptive_codebook_embedding import (
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 from keras_dccl.text.word_tokenizer import WordTokenizer
-from keras_dccl.text.word_tokenizer import read_vocabulary
 from keras_dccl.utils.atomic_file import atomic_path
 from keras_dccl.utils.atomic_file import write_text_atomic
-from keras_dccl.utils.code_packing import NIBBLE_CODEBOOK_SIZE
 
-QUANTIZE_MODES = ("int8", "dynamic_int8", "float16", "none", "full_int8")
 # Ids that keep their number when an adaptive layer's ids are renumbered: the
 # "[PAD]" and "[UNK]" of a `WordTokenizer` vocabulary.
 RESERVED_IDS = 2
@@ -64,7 +64,8 @@ def export_litert(
         batch_size: Optional integer fixing the batch axis; None keeps it
             dynamic.
         representative_inputs: With "full_int8": an integer array of real
-            inputs (N, ...) used to calibrate the quantization ranges.
+            inputs `(N, *input shape)`, calibrated on `batch_size` rows at
+            a time (one without `batch_size`).
         tokenizer: Optional `WordTokenizer` that made the model's ids. If
             given, the file takes raw text: a string tensor `(batch,)` named
             "text", split and looked up inside the graph by three
@@ -89,102 +90,49 @@ def export_litert(
 
     Returns:
         `path`.
+
+    Raises:
+        ValueError: Before any work, if an option does not fit the model
+            (the rules are those of `check_export_options`).
     """
-    import tensorflow as tf
-
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(
-            f"`quantize` must be one of {QUANTIZE_MODES}. "
-            f"Received: quantize={quantize!r}"
-        )
-    if quantize == "full_int8" and representative_inputs is None:
-        raise ValueError(
-            '`quantize="full_int8"` needs `representative_inputs`: real model '
-            "inputs to calibrate the int8 ranges."
-        )
-    if tokenizer is not None:
-        from keras_dccl.export import text_to_ids
-
-        text_to_ids.check_text_export(
-            model, tokenizer, quantize, sequence_length
-        )
+    vocabulary = None if vocabulary is None else vocabulary_tokens(vocabulary)
+    check_export_options(
+        model,
+        quantize,
+        sequence_length,
+        batch_size,
+        representative_inputs,
+        tokenizer,
+        vocabulary,
+        codebook_pairs,
+    )
     order = exported_id_order(model)
-    if order is not None and vocabulary is None and tokenizer is None:
-        raise ValueError(
-            "Exporting an AdaptiveCodebookEmbedding renumbers the word ids "
-            "by code length: pass `vocabulary=` (the model's tokens by id) "
-            "so that the matching vocabulary file is written."
-        )
-    if vocabulary is not None:
-        vocabulary = _renumbered(model, "vocabulary", vocabulary, order)
-    if tokenizer is not None and order is not None:
-        # A raw-text model looks the words up in the renumbered order.
-        tokenizer = WordTokenizer(
-            _renumbered(model, "tokenizer", tokenizer, order),
-            tokenizer.sequence_length,
-        )
+    if order is not None:
+        if vocabulary is not None:
+            vocabulary = [vocabulary[index] for index in order]
+        if tokenizer is not None:
+            # A raw-text model looks the words up in the renumbered order.
+            tokenizer = WordTokenizer(
+                [tokenizer.vocabulary[i] for i in order],
+                tokenizer.sequence_length,
+            )
     # After every check: stripping encodes the whole vocabulary.
     stripped = strip_codebook_embeddings(
         model,
         "int8" if quantize in ("int8", "dynamic_int8") else "float32",
         codebook_pairs,
     )
-    # One argument holding the model's input structure (a tensor, a list,
-    # or a dict by name as in KerasHub's backbones). A `Sequential` model
-    # has no `input` (only `inputs`, a list of one).
-    structure = (
-        model.inputs[0] if isinstance(model, keras.Sequential) else model.input
-    )
-    signature = [
-        keras.tree.map_structure(
-            lambda spec: tf.TensorSpec(
-                _fixed_shape(spec.shape, batch_size, sequence_length),
-                tf.int32,
-                name=_input_name(spec),
-            ),
-            structure,
-        )
-    ]
-    options = {
-        "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
-    }
+    signature = _input_signature(model, sequence_length, batch_size)
     if tokenizer is not None:
+        from keras_dccl.export import text_to_ids
+
         stripped = text_to_ids.add_text_input(stripped, tokenizer)
-        signature = [
-            tf.TensorSpec(
-                (batch_size,), tf.string, name=text_to_ids.TEXT_INPUT_NAME
-            )
-        ]
-        # Builtins plus tensorflow-text's custom ops only, still no Flex op.
-        options["allow_custom_ops"] = True
-    if quantize == "dynamic_int8":
-        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        # TFLite's float16 weights: stored as float16, widened by DEQUANTIZE.
-        options.update(
-            optimizations=[tf.lite.Optimize.DEFAULT],
-            target_spec={
-                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS],
-                "supported_types": [tf.float16],
-            },
-        )
+        signature = [text_to_ids.text_spec(batch_size)]
+    samples = None
     if quantize == "full_int8":
-        samples = np.asarray(representative_inputs, dtype=np.int32)
-        if order is not None:
-            samples = np.argsort(order)[samples].astype(np.int32)
-
-        def representative_dataset():
-            for sample in samples:
-                yield [sample[None] if batch_size in (None, 1) else sample]
-
-        options = {
-            "optimizations": [tf.lite.Optimize.DEFAULT],
-            "representative_dataset": representative_dataset,
-            "target_spec": {
-                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            },
-            "inference_output_type": tf.int8,
-        }
+        samples = _calibration_batches(
+            representative_inputs, order, batch_size or 1
+        )
     path = os.fspath(path)
     with atomic_path(path) as temporary:
         stripped.export(
@@ -192,7 +140,7 @@ def export_litert(
             format="litert",
             input_signature=signature,
             verbose=False,
-            **options,
+            **_converter_options(quantize, tokenizer is not None, samples),
         )
     if vocabulary is not None:
         write_text_atomic(
@@ -202,22 +150,63 @@ def export_litert(
     return path
 
 
-def _renumbered(model, argument, vocabulary, order):
-    """A vocabulary (tokens, tokenizer or file) in the exported id order."""
-    if isinstance(vocabulary, WordTokenizer):
-        vocabulary = vocabulary.vocabulary
-    elif isinstance(vocabulary, (str, os.PathLike)):
-        vocabulary = read_vocabulary(vocabulary)
-    vocabulary = list(vocabulary)
-    input_dims = {layer.input_dim for layer in find_codebook_embeddings(model)}
-    if input_dims != {len(vocabulary)}:
-        raise ValueError(
-            f"`{argument}` has {len(vocabulary)} tokens but the model's "
-            f"embeddings have input_dim {sorted(input_dims)}."
+def _input_signature(model, sequence_length, batch_size):
+    """One int32 `tf.TensorSpec` structure: the model's inputs, fixed."""
+    import tensorflow as tf
+
+    # One argument holding the model's input structure (a tensor, a list,
+    # or a dict by name as in KerasHub's backbones). A `Sequential` model
+    # has no `input` (only `inputs`, a list of one).
+    structure = (
+        model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+    )
+    return [
+        keras.tree.map_structure(
+            lambda spec: tf.TensorSpec(
+                _fixed_shape(spec.shape, batch_size, sequence_length),
+                tf.int32,
+                name=_input_name(spec),
+            ),
+            structure,
         )
-    if order is None:
-        return vocabulary
-    return [vocabulary[index] for index in order]
+    ]
+
+
+def _calibration_batches(representative_inputs, order, batch_size):
+    """Whole batches of representative rows, as the exported file numbers
+    them (renumbered for an adaptive layer)."""
+    rows = np.asarray(representative_inputs, dtype=np.int32)
+    if order is not None:
+        rows = np.argsort(order)[rows].astype(np.int32)
+    count = len(rows) // batch_size * batch_size
+    return rows[:count].reshape(-1, batch_size, *rows.shape[1:])
+
+
+def _converter_options(quantize, custom_ops, samples):
+    """The TFLite converter settings of `quantize`; builtin ops only."""
+    import tensorflow as tf
+
+    builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "full_int8":
+        return {
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "representative_dataset": lambda: ([batch] for batch in samples),
+            "target_spec": {
+                "supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            },
+            "inference_output_type": tf.int8,
+        }
+    options = {"target_spec": {"supported_ops": builtins}}
+    if custom_ops:
+        # Builtins plus tensorflow-text's custom ops only, still no Flex op.
+        options["allow_custom_ops"] = True
+    if quantize == "dynamic_int8":
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        # TFLite's float16 weights: stored as float16, widened by DEQUANTIZE.
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+        options["target_spec"]["supported_types"] = [tf.float16]
+    return options
 
 
 def export_lookup(
@@ -230,7 +219,7 @@ def export_lookup(
     `(batch, sequence_length, output_dim)`.
 
     Args:
-        compressed: A `CompressedEmbedding`.
+        compressed: A `CompressedTable`.
         path: The `.tflite` file to write (atomically).
         quantize: "int8" (default), "float16" or "none", as in
             `export_litert`.
@@ -275,28 +264,7 @@ def strip_codebook_embeddings(
         LiteRTCodebookEmbedding,
     )
 
-    if not isinstance(model, keras.Model) or not model.built:
-        raise ValueError(
-            "`model` must be a built Keras model. "
-            f"Received: model={type(model).__name__}"
-        )
-    unpairable = [
-        layer
-        for layer in find_codebook_embeddings(model)
-        if codebook_pairs
-        and (
-            isinstance(layer, AdaptiveCodebookEmbedding)
-            or layer.codebook_size > NIBBLE_CODEBOOK_SIZE
-        )
-    ]
-    if unpairable:
-        layer = unpairable[0]
-        raise ValueError(
-            "`codebook_pairs=True` needs CodebookEmbedding layers with "
-            f"codebook_size <= {NIBBLE_CODEBOOK_SIZE}. Received: layer "
-            f"'{layer.name}', {type(layer).__name__}, codebook_size="
-            f"{layer.codebook_size}"
-        )
+    check_model(model, codebook_pairs, codebook_dtype)
 
     def clone(layer):
         if not isinstance(layer, CodeEmbeddingBase):
@@ -356,6 +324,7 @@ def exported_id_order(model):
     `[vocabulary[i] for i in order]`, which `export_litert(...,
     vocabulary=...)` does. Without an adaptive layer, `order` is None.
     """
+    check_model(model)
     adaptive = [
         layer
         for layer in find_codebook_embeddings(model)
@@ -363,12 +332,6 @@ def exported_id_order(model):
     ]
     if not adaptive:
         return None
-    if len(adaptive) > 1:
-        raise ValueError(
-            f"Model '{model.name}' holds {len(adaptive)} "
-            "AdaptiveCodebookEmbedding layers; export renumbers word ids "
-            "by code length and supports one."
-        )
     from keras_dccl.export.litert_codebook_embedding import adaptive_order
 
     return adaptive_order(*_adaptive_layout(adaptive[0]))

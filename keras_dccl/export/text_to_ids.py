@@ -12,10 +12,9 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_dccl.export.model_embeddings import find_codebook_embeddings
+from keras_dccl.export.export_options import import_tensorflow_text
 from keras_dccl.text.word_tokenizer import PAD_ID
 from keras_dccl.text.word_tokenizer import UNK_TOKEN
-from keras_dccl.text.word_tokenizer import WordTokenizer
 
 # The TFLite custom ops that `TextToIds` converts to.
 TEXT_CUSTOM_OPS = (
@@ -27,18 +26,6 @@ TEXT_INPUT_NAME = "text"
 # FastWordpieceTokenizer's default. A longer word becomes "[UNK]", so the
 # limit is raised to the longest vocabulary word where needed.
 _MAX_BYTES_PER_WORD = 100
-
-
-def import_tensorflow_text():
-    """Imports tensorflow-text, or raises an ImportError saying how to."""
-    try:
-        import tensorflow_text
-    except ImportError as error:
-        raise ImportError(
-            "Raw-text models need tensorflow-text: "
-            f'pip install "keras-dccl[text]" ({error})'
-        ) from None
-    return tensorflow_text
 
 
 class TextToIds(keras.layers.Layer):
@@ -109,54 +96,9 @@ def add_text_input(model, tokenizer):
     return keras.Model(text, model(ids), name=f"{model.name}_text")
 
 
-def check_text_export(model, tokenizer, quantize, sequence_length):
-    """Raises a one-line `ValueError` unless `model` can take `tokenizer`.
-
-    And an `ImportError` if tensorflow-text is missing, before any work.
-    """
-    if not isinstance(tokenizer, WordTokenizer):
-        raise ValueError(
-            "`tokenizer` must be a keras_dccl `WordTokenizer`. "
-            f"Received: tokenizer={type(tokenizer).__name__}"
-        )
-    if quantize == "full_int8":
-        raise ValueError(
-            '`quantize="full_int8"` cannot calibrate through the '
-            'tokenizer\'s custom ops: use "int8", "float16" or "none" '
-            "with `tokenizer`, or export the ids model."
-        )
-    if sequence_length not in (None, tokenizer.sequence_length):
-        raise ValueError(
-            "`sequence_length` must be None or the tokenizer's "
-            f"{tokenizer.sequence_length}. "
-            f"Received: sequence_length={sequence_length}"
-        )
-    if len(model.inputs) != 1:
-        raise ValueError(
-            f"A raw-text model needs a model with one input of word ids; "
-            f"model '{model.name}' has {len(model.inputs)} inputs."
-        )
-    spec = model.inputs[0]
-    dtype = keras.backend.standardize_dtype(spec.dtype)
-    if "int" not in dtype or len(spec.shape) != 2:
-        raise ValueError(
-            "A raw-text model needs an input of integer word ids of shape "
-            f"(batch, length). Received: input {tuple(spec.shape)} {dtype}"
-        )
-    if spec.shape[1] not in (None, tokenizer.sequence_length):
-        raise ValueError(
-            f"The model input length {spec.shape[1]} differs from the "
-            "tokenizer's. Received: tokenizer.sequence_length="
-            f"{tokenizer.sequence_length}"
-        )
-    rows = min(layer.input_dim for layer in find_codebook_embeddings(model))
-    if tokenizer.vocabulary_size > rows:
-        raise ValueError(
-            f"The tokenizer's ids go beyond the model's embedding of {rows} "
-            f"rows. Received: tokenizer.vocabulary_size="
-            f"{tokenizer.vocabulary_size}"
-        )
-    import_tensorflow_text()
+def text_spec(batch_size=None):
+    """The `tf.TensorSpec` of a raw-text model's input: strings `(batch,)`."""
+    return tf.TensorSpec((batch_size,), tf.string, name=TEXT_INPUT_NAME)
 
 
 def text_interpreter(path, num_threads=None):
