@@ -3,6 +3,7 @@ import keras
 from keras_dccl.layers.gumbel_softmax import annealed_temperature
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_positive_float
+from keras_dccl.utils.model_layers import model_layers
 
 
 class TemperatureSchedule(keras.callbacks.Callback):
@@ -96,7 +97,7 @@ class TemperatureSchedule(keras.callbacks.Callback):
         """Assigns the temperature; returns whether all layers were built."""
         layers = [
             layer
-            for layer in self.model._flatten_layers()
+            for layer in model_layers(self.model)
             if hasattr(layer, "temperature_variables")
         ]
         # A layer holding another (an embedding and its encoder) returns

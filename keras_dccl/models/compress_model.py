@@ -7,6 +7,8 @@ import keras
 import numpy as np
 
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.models.replace_layers import replace_layers
+from keras_dccl.utils.model_layers import model_layers
 
 
 def compress_model(
@@ -146,24 +148,7 @@ def compress_model(
             replacement.set_exact_rows(exact_ids, table[exact_ids])
         replacements[id(layer)] = replacement
 
-    def clone(layer):
-        if id(layer) in replacements:
-            return replacements[id(layer)]
-        return layer.__class__.from_config(layer.get_config())
-
-    try:
-        copy = keras.models.clone_model(
-            model, clone_function=clone, recursive=True
-        )
-    except Exception as error:
-        raise ValueError(
-            f"Model '{model.name}' cannot be cloned ({error}). "
-            "compress_model supports Sequential and Functional models."
-        ) from None
-    for original, new in zip(leaf_layers(model), leaf_layers(copy)):
-        if id(original) not in replacements:
-            new.set_weights(original.get_weights())
-    return copy
+    return replace_layers(model, replacements)
 
 
 def select_embeddings(model, filters, num_codebooks, codebook_size):
@@ -190,18 +175,6 @@ def select_embeddings(model, filters, num_codebooks, codebook_size):
 def _embeddings(model):
     return [
         layer
-        for layer in leaf_layers(model)
+        for layer in model_layers(model, sublayers=False)
         if isinstance(layer, keras.layers.Embedding)
     ]
-
-
-def leaf_layers(model):
-    """The layers of `model`, nested models flattened, in graph order."""
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            layers.extend(leaf_layers(layer))
-        else:
-            layers.append(layer)
-    return layers
-

@@ -12,6 +12,7 @@ import numpy as np
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.atomic_file import atomic_path
 from keras_dccl.utils.atomic_file import write_text_atomic
+from keras_dccl.utils.model_layers import model_layers
 
 STATE_FILE = "distill_state.json"
 VARIABLES_FILE = "distill_variables.npz"
@@ -142,9 +143,7 @@ def distill(
         rows(targets, validation),
         rows(sample_weight, validation),
     )
-    model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(1e-4), loss=loss
-    )
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-4), loss=loss)
     model.optimizer.build(model.trainable_variables)
     job = _Checkpoint(
         checkpoint_dir,
@@ -213,7 +212,7 @@ def _switch_off_dropout(model):
     """Sets every Dropout rate in `model` to 0; returns the old rates."""
     rates = {
         layer: layer.rate
-        for layer in model._flatten_layers(include_self=False)
+        for layer in model_layers(model)
         if isinstance(layer, keras.layers.Dropout)
     }
     for layer in rates:
