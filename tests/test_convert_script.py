@@ -108,7 +108,7 @@ def reported_bytes(out, name):
         ("int8", ()),
         ("float16", ()),
         ("none", ("--batch-size", 4)),
-        ("full-int8", ("--representative", "ids.npy", "--sequence-length", 8)),
+        ("full_int8", ("--representative", "ids.npy", "--sequence-length", 8)),
     ],
 )
 def test_model(convert, capsys, files, quantize, extra):
@@ -124,7 +124,7 @@ def test_model(convert, capsys, files, quantize, extra):
     assert reported_bytes(out, "codes") == CODES_BYTES
     assert reported_bytes(out, "total") == os.path.getsize(output)
     assert "float32 table (300 x 16): 19,200 bytes" in out
-    if quantize == "full-int8":
+    if quantize == "full_int8":
         assert "argmax agreement" in out
     assert TFLiteModel(output).inputs[0].dtype == "INT32"
 
@@ -189,7 +189,8 @@ def test_help_explains_every_flag(convert, capsys):
     out = capsys.readouterr().out
     for flag in (
         "--output", "--quantize", "--target", "--sequence-length",
-        "--batch-size", "--representative", "Tolerances", "full-int8 0.1",
+        "--batch-size", "--representative", "--tolerance", "Tolerances",
+        "full_int8 0.1",
     ):  # fmt: skip
         assert flag in out
 
@@ -201,7 +202,9 @@ def test_bad_input(convert, capsys, files):
         "not a loadable Keras model": ["text.keras"],
         "not a keras-dccl artifact": ["arrays.npz"],
         "holds no CodebookEmbedding": ["plain.keras"],
-        "needs --representative": ["model.keras", "--quantize", "full-int8"],
+        "needs `representative_inputs`": [
+            "model.keras", "--quantize", "full_int8",
+        ],
         "has a dynamic length": [
             "model.keras", "--target", "edgetpu",
             "--representative", "ids.npy",
@@ -209,20 +212,20 @@ def test_bad_input(convert, capsys, files):
         "does not match the model input length": [
             "fixed_length.keras", "--sequence-length", 12,
         ],
-        "do not fit the model input": [
+        r"must be a non-empty integer array of shape \(N, 12\)": [
             "model.keras", "--sequence-length", 12,
             "--representative", "ids.npy",
         ],
-        r"ids must be in \[0, 300\)": [
+        r"word ids in \[0, 300\)": [
             "model.keras", "--representative", "too_large.npy",
         ],
         "needs a Keras model, not an artifact": [
             "artifact.npz", "--target", "edgetpu",
         ],
         "no float ops to quantize": [
-            "artifact.npz", "--quantize", "full-int8",
+            "artifact.npz", "--quantize", "full_int8",
         ],
-        "runs full-int8 graphs only": [
+        "runs full_int8 graphs only": [
             "fixed_length.keras", "--target", "edgetpu", "--quantize", "int8",
         ],
     }  # fmt: skip
@@ -237,12 +240,28 @@ def test_bad_input(convert, capsys, files):
         assert not output.exists()
 
 
-def test_validation_failure_exits_1(convert, capsys, files, monkeypatch):
-    monkeypatch.setitem(convert.TOLERANCES, "int8", 0.0)
+def test_validation_failure_exits_1(convert, capsys, files):
     output = files / "strict.tflite"
-    code, out, _ = run(convert, capsys, files / "model.keras", "-o", output)
+    code, out, _ = run(
+        convert, capsys, files / "model.keras", "-o", output,
+        "--tolerance", 0,
+    )  # fmt: skip
     assert code == 1
     assert "FAILED" in out and output.exists()
+
+
+def test_hyphenated_quantize_is_a_deprecated_alias(convert, capsys, files):
+    output = files / "alias.tflite"
+    code, out, err = run(
+        convert, capsys, files / "model.keras", "-o", output,
+        "--quantize", "dynamic-int8",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert err == (
+        "convert.py: warning: --quantize dynamic-int8 is deprecated, use "
+        "--quantize dynamic_int8\n"
+    )
+    assert "(dynamic_int8)" in out and ": ok" in out
 
 
 def test_edgetpu_not_importable(convert, capsys, files, monkeypatch):

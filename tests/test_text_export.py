@@ -223,7 +223,7 @@ def test_convert_script_text_input(tmp_path, capsys, tokenizer):
     output.unlink()
     for flags, message in [
         (["--text-input", "missing.txt"], "missing.txt"),
-        (["--text-input", vocabulary, "--quantize", "full-int8"], "full-int8"),
+        (["--text-input", vocabulary, "--quantize", "full_int8"], "full_int8"),
     ]:
         assert convert.main([*arguments, *flags]) == 2
         err = capsys.readouterr().err

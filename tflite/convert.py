@@ -1,25 +1,26 @@
 """Converts a Keras model or a keras-dccl artifact to `.tflite`, then checks it.
 
-A `.keras` model that holds `CodebookEmbedding` layers is exported with
-`keras_dccl.export.export_litert.export_litert`; a `.npz` artifact becomes
-the stand-alone lookup model (word ids -> vectors) of `export_lookup`. The
-script then runs the same word ids through Keras (or the artifact's
-`reconstruct`) and through `ai_edge_litert`, prints the maximum absolute
-difference and the size breakdown of the file, and exits with status 1 when
-the difference is beyond the tolerance of the quantize mode. Bad input
-exits with status 2 and a one-line reason.
+The command line of `keras_dccl.export.export_and_verify`: a `.keras` model
+that holds `CodebookEmbedding` layers is exported with `export_litert`; a
+`.npz` artifact becomes the stand-alone lookup model (word ids -> vectors)
+of `export_lookup`. The same word ids then go through Keras (or the
+artifact's `reconstruct`) and through `ai_edge_litert`; the script prints
+the maximum absolute difference and the size breakdown of the file, and
+exits with status 1 when the difference is beyond the tolerance of the
+quantize mode. Bad input exits with status 2 and a one-line reason (the
+options are checked by `keras_dccl.export.export_options`, before any work).
 
 Usage:
 
     python tflite/convert.py model.keras -o model.tflite
     python tflite/convert.py model.keras -o model.tflite \
-        --quantize full-int8 --representative ids.npy
+        --quantize full_int8 --representative ids.npy
     python tflite/convert.py words.dccl.npz -o lookup.tflite \
         --sequence-length 64 --batch-size 1
     python tflite/convert.py model.keras -o text_model.tflite \
         --text-input vocabulary.txt
     python tflite/convert.py bert.keras -o bert.tflite --sequence-length 64 \
-        --batch-size 1 --quantize dynamic-int8 --representative inputs.npz
+        --batch-size 1 --quantize dynamic_int8 --representative inputs.npz
 
 A model with several inputs (a KerasHub backbone's `token_ids`,
 `padding_mask` and `segment_ids`) is checked on real inputs only: pass
@@ -27,29 +28,21 @@ A model with several inputs (a KerasHub backbone's `token_ids`,
 """
 
 import argparse
+import contextlib
 import os
 import sys
 
 import numpy as np
 
 PROG = "convert.py"
-QUANTIZE_MODES = ("int8", "dynamic-int8", "float16", "none", "full-int8")
+QUANTIZE_MODES = ("int8", "dynamic_int8", "float16", "none", "full_int8")
 TARGETS = ("cpu", "edgetpu")
-# Largest allowed max |LiteRT - reference|, as a share of max |reference|.
-TOLERANCES = {
-    "none": 1e-5,
-    "float16": 1e-2,
-    "int8": 5e-2,
-    "dynamic-int8": 0.1,
-    "full-int8": 0.1,
-}
-MIN_ARGMAX_AGREEMENT = 0.98
 NUM_RANDOM_SAMPLES = 64
 MAX_VALIDATION_SAMPLES = 256
 RANDOM_LENGTH = 16
 SEED = 0
 
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Convert a Keras model holding CodebookEmbedding layers (.keras) to a .tflite
 file, or a keras-dccl artifact (.npz) to a stand-alone lookup model that maps
 int32 word ids (batch, length) to float32 vectors (batch, length, dim). Then
@@ -60,16 +53,15 @@ codebooks, scales, the tokenizer of a --text-input model, rest, total, and
 the ratio to a float32 table of the same vocabulary x dimension).
 
 Validation ids: the --representative ids when given (at most the first
-{MAX_VALIDATION_SAMPLES} rows), else {NUM_RANDOM_SAMPLES} rows of random valid \
-ids (seed {SEED}) of the model's
-input shape (a dynamic length becomes --sequence-length, or {RANDOM_LENGTH}).
+{max_samples} rows), else {random_samples} rows of random valid ids (seed \
+{seed}) of the model's
+input shape (a dynamic length becomes --sequence-length, or {random_length}).
 
-Tolerances, on max |LiteRT - reference| as a share of max |reference|:
-none {TOLERANCES["none"]:g}, float16 {TOLERANCES["float16"]:g}, \
-int8 {TOLERANCES["int8"]:g}, full-int8 {TOLERANCES["full-int8"]:g}; for
-full-int8 (and edgetpu) the argmax over the last axis must also agree on at
-least {MIN_ARGMAX_AGREEMENT:.0%} of the rows. The reference is the float32 \
-Keras model, so the
+Tolerances, on max |LiteRT - reference| as a share of max |reference|
+(--tolerance overrides them): {tolerances}; for
+full_int8 (and edgetpu) the argmax over the last axis must also agree on at
+least {agreement:.0%} of the rows. The reference is the float32 Keras model, \
+so the
 difference includes the quantization error.
 
 Exit status: 0 converted and validated; 1 converted, but the validation
@@ -81,16 +73,39 @@ class InputError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
+def quantize_mode(value):
+    """A --quantize value; the hyphenated spellings warn (one release)."""
+    if "-" in value and value.replace("-", "_") in QUANTIZE_MODES:
+        spelling = value.replace("-", "_")
+        print(
+            f"{PROG}: warning: --quantize {value} is deprecated, use "
+            f"--quantize {spelling}",
+            file=sys.stderr,
+        )
+        return spelling
+    return value
+
+
 def parse_args(argv):
+    from keras_dccl.export.export_and_verify import MIN_ARGMAX_AGREEMENT
+    from keras_dccl.export.export_and_verify import TOLERANCES
+
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(
+            max_samples=MAX_VALIDATION_SAMPLES,
+            random_samples=NUM_RANDOM_SAMPLES,
+            seed=SEED,
+            random_length=RANDOM_LENGTH,
+            tolerances=", ".join(f"{k} {v:g}" for k, v in TOLERANCES.items()),
+            agreement=MIN_ARGMAX_AGREEMENT,
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "input",
         help="a .keras model holding at least one CodebookEmbedding, or a "
-        ".npz artifact written by CompressedEmbedding.save (gives the "
+        ".npz artifact written by CompressedTable.save (gives the "
         "stand-alone lookup model).",
     )
     parser.add_argument(
@@ -103,17 +118,20 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--quantize",
+        type=quantize_mode,
         choices=QUANTIZE_MODES,
         default=None,
         help="int8 (default for cpu): int8 codebooks with one scale per "
-        "codebook, the rest float32. dynamic-int8: int8 codebooks and the "
+        "codebook, the rest float32. dynamic_int8: int8 codebooks and the "
         "rest of the weights int8 by TFLite's dynamic-range quantization "
         "(transformers). float16: every float weight stored as "
-        "float16. none: float32. full-int8 (default and only choice for "
+        "float16. none: float32. full_int8 (default and only choice for "
         "edgetpu): every op int8, calibrated on --representative, which it "
         "requires; the int32 id input stays int32 and the output is int8 "
         "(dequantized here for the check). Not for artifacts: a lookup "
-        "model has no float op to quantize.",
+        "model has no float op to quantize. The spellings of export_litert's "
+        "quantize; dynamic-int8 and full-int8 still work, with a warning, "
+        "for one release.",
     )
     parser.add_argument(
         "--target",
@@ -121,8 +139,8 @@ def parse_args(argv):
         default="cpu",
         help="cpu (default): one .tflite for the LiteRT CPU runtimes "
         "(Android, Python, LiteRT.js). edgetpu: calls "
-        "keras_dccl.export.edgetpu.export_edgetpu, which splits the model "
-        "into a host lookup and a full-int8 accelerator graph and checks "
+        "keras_dccl.export.export_edgetpu, which splits the model "
+        "into a host lookup and a full_int8 accelerator graph and checks "
         "the latter statically against the Edge TPU op list (no compiler or "
         "device here). Needs a Keras model, a fixed length and "
         "--representative.",
@@ -148,11 +166,12 @@ def parse_args(argv):
         default=None,
         metavar="IDS.npy",
         help="an integer .npy array of real model inputs, shape (N, length) "
-        "(the model's input shape with N rows), ids in [0, vocabulary). "
-        "Calibrates full-int8 (required there: random ids would calibrate "
-        "the int8 ranges for inputs the model never sees) and replaces the "
-        "random validation ids. For full-int8 the check then runs on the "
-        "calibration rows themselves.",
+        "(the model's input shape with N rows), ids in [0, vocabulary); "
+        "INPUTS.npz, one array per input name, for a model with several "
+        "inputs. Calibrates full_int8 (required there: random ids would "
+        "calibrate the int8 ranges for inputs the model never sees) and "
+        "replaces the random validation ids. For full_int8 the check then "
+        "runs on the calibration rows themselves.",
     )
     parser.add_argument(
         "--text-input",
@@ -163,10 +182,10 @@ def parse_args(argv):
         'tensorflow-text\'s custom ops (pip install "keras-dccl[text]"), '
         "as a WordTokenizer over this vocabulary file does (the model's own: "
         "one token a line, [PAD] and [UNK] first). Runs in Python with "
-        "keras_dccl.export.text_to_ids.text_interpreter; LiteRT.js cannot "
+        "keras_dccl.export.text_interpreter; LiteRT.js cannot "
         "take strings. The check feeds sentences made of the validation ids' "
         "words. Needs a Keras model, --target cpu, a fixed length (the "
-        "model's or --sequence-length), and not full-int8.",
+        "model's or --sequence-length), and not full_int8.",
     )
     parser.add_argument(
         "--vocabulary",
@@ -184,14 +203,24 @@ def parse_args(argv):
         help="store the sums of each two codebooks (K <= 16): a faster "
         "lookup for 8x the codebook bytes at K=16.",
     )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="T",
+        help="the largest allowed max |LiteRT - reference| as a share of "
+        "max |reference|, instead of the quantize mode's (see above).",
+    )
     arguments = parser.parse_args(argv)
     for name in ("sequence_length", "batch_size"):
         value = getattr(arguments, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if arguments.tolerance is not None and not arguments.tolerance >= 0:
+        parser.error("--tolerance must be >= 0")
     if arguments.quantize is None:
         arguments.quantize = (
-            "full-int8" if arguments.target == "edgetpu" else "int8"
+            "full_int8" if arguments.target == "edgetpu" else "int8"
         )
     return arguments
 
@@ -207,22 +236,108 @@ def main(argv=None):
     return 0 if passed else 1
 
 
+@contextlib.contextmanager
+def input_errors():
+    """The library's one-line errors on bad options become `InputError`s."""
+    try:
+        yield
+    except (ValueError, ImportError, OSError) as error:
+        raise InputError(str(error)) from None
+
+
 def convert(arguments):
     """Converts and validates; returns whether the validation passed."""
-    from keras_dccl import CompressedEmbedding
+    import keras
+
+    from keras_dccl.export.export_options import check_export_options
+    from keras_dccl.export.export_options import check_ids
+    from keras_dccl.export.model_embeddings import find_codebook_embeddings
 
     source = load_source(arguments.input)
-    is_model = not isinstance(source, CompressedEmbedding)
-    quantize = arguments.quantize
+    is_model = isinstance(source, keras.Model)
+    check_target(arguments, is_model)
+    representative = load_representative(arguments.representative)
+    if not is_model:
+        tables = [(source.num_words, source.output_dim)]
+        shape = (arguments.sequence_length,)
+        if representative is not None:
+            with input_errors():
+                representative = check_ids(
+                    "representative_inputs",
+                    representative,
+                    shape,
+                    source.num_words,
+                )
+        tokenizer = None
+        inputs = validation_inputs(
+            representative, shape, source.num_words, arguments.batch_size
+        )
+        options = {}
+    else:
+        if len(source.inputs) > 1 and not isinstance(representative, dict):
+            raise InputError(
+                f"model '{source.name}' has inputs "
+                f"{[tensor.name for tensor in source.inputs]}: pass "
+                "--representative INPUTS.npz with one integer array per "
+                "input name."
+            )
+        length = fixed_length(source, arguments)
+        tokenizer = arguments.text_input and load_tokenizer(
+            arguments.text_input, length
+        )
+        options = dict(
+            sequence_length=arguments.sequence_length,
+            batch_size=arguments.batch_size,
+            representative_inputs=representative,
+            tokenizer=tokenizer,
+            vocabulary=arguments.vocabulary,
+            codebook_pairs=arguments.codebook_pairs,
+        )
+        with input_errors():
+            check_export_options(source, arguments.quantize, **options)
+        embeddings = find_codebook_embeddings(source)
+        tables = [(layer.input_dim, layer.output_dim) for layer in embeddings]
+        num_words = min(layer.input_dim for layer in embeddings)
+        if tokenizer is not None:
+            num_words = min(num_words, tokenizer.vocabulary_size)
+        shape = tuple(source.inputs[0].shape[1:])
+        if length is not None:
+            shape = (length, *shape[1:])
+        inputs = validation_inputs(
+            representative, shape, num_words, arguments.batch_size
+        )
+    if arguments.target == "edgetpu":
+        result, paths = verify_edgetpu(
+            source, arguments, length, representative, inputs
+        )
+    else:
+        result, paths = verify_cpu(
+            source, arguments, inputs, tokenizer, options
+        )
+    print(f"Wrote {arguments.output}")
+    print_sizes(paths, tables)
+    origin = (
+        f"--representative {arguments.representative}"
+        if representative is not None
+        else f"random ids (seed {SEED})"
+    )
+    print(f"Validation on {origin}:")
+    for line in str(result).splitlines():
+        print(f"  {line}")
+    return result.passed
+
+
+def check_target(arguments, is_model):
+    """The rules of --target and --text-input, which are the script's."""
     if arguments.target == "edgetpu":
         if not is_model:
             raise InputError(
                 "--target edgetpu needs a Keras model, not an artifact."
             )
-        if quantize != "full-int8":
+        if arguments.quantize != "full_int8":
             raise InputError(
-                f"--target edgetpu runs full-int8 graphs only; "
-                f"got --quantize {quantize}."
+                "--target edgetpu runs full_int8 graphs only; "
+                f"got --quantize {arguments.quantize}."
             )
         if arguments.batch_size not in (None, 1):
             raise InputError(
@@ -234,87 +349,37 @@ def convert(arguments):
             raise InputError(
                 "--text-input needs a Keras model, not an artifact."
             )
-        if arguments.target != "cpu" or quantize == "full-int8":
-            raise InputError(
-                "--text-input runs on the cpu target and cannot be full-int8 "
-                "(its calibration cannot run tensorflow-text's custom ops)."
-            )
-    if is_model and len(source.inputs) > 1:
-        return convert_multi_input(source, arguments)
-    if is_model:
-        vocabulary_size, input_shape, tables = describe_model(source)
-    else:
-        vocabulary_size = source.num_words
-        input_shape = (None, None)
-        tables = [(source.num_words, source.output_dim)]
-    fixed_needed = arguments.target == "edgetpu" or arguments.text_input
-    shape = resolve_shape(input_shape, arguments.sequence_length, fixed_needed)
-    tokenizer = None
-    if arguments.text_input:
-        tokenizer = load_tokenizer(arguments.text_input, shape)
-        vocabulary_size = min(vocabulary_size, tokenizer.vocabulary_size)
-    representative = None
-    if arguments.representative:
-        representative = load_ids(
-            arguments.representative, shape, vocabulary_size
-        )
-    elif is_model and quantize == "full-int8":
+        if arguments.target != "cpu":
+            raise InputError("--text-input runs on the cpu target only.")
+
+
+def fixed_length(model, arguments):
+    """The input length, if it is fixed; the targets that need it check."""
+    shape = model.inputs[0].shape
+    length = arguments.sequence_length
+    if length is None and len(shape) > 1:
+        length = shape[1]
+    if length is None and (
+        arguments.target == "edgetpu" or arguments.text_input
+    ):
         raise InputError(
-            f"--quantize {quantize} needs --representative IDS.npy: real "
-            "model inputs to calibrate the int8 ranges."
+            f"the input shape {tuple(shape)} has a dynamic length and the "
+            "target needs a fixed shape: pass --sequence-length."
         )
-    ids = validation_ids(
-        representative, shape, vocabulary_size, arguments.batch_size
-    )
-    texts = None
-    if tokenizer is not None:
-        # Sentences of the ids' words ([PAD] and [UNK] left out), re-split.
-        texts = [
-            " ".join(tokenizer.vocabulary[i] for i in row if i > 1)
-            for row in ids
-        ]
-        ids = tokenizer(texts)
-    if is_model:
-        reference = source.predict(ids, verbose=0)
-    else:
-        vectors = source.reconstruct(ids.reshape(-1))
-        reference = vectors.reshape(*ids.shape, -1)
-    if arguments.target == "edgetpu":
-        paths = export_for_edgetpu(source, arguments, shape[0], representative)
-        outputs = run_litert(paths, ids, batch_size=1)
-    else:
-        paths = [
-            export_for_cpu(
-                source, is_model, arguments, representative, tokenizer
-            )
-        ]
-        batch_size = arguments.batch_size or len(ids)
-        if texts is not None:
-            outputs = run_text_model(paths[0], texts, batch_size)
-        else:
-            outputs = run_litert(paths, exported_ids(source, ids), batch_size)
-    print(f"Wrote {arguments.output}")
-    print_sizes(paths, tables)
-    origin = (
-        f"--representative {arguments.representative}"
-        if representative is not None
-        else f"random ids (seed {SEED})"
-    )
-    print(f"Validation on {origin}, shape {ids.shape}:")
-    return check(reference, outputs, quantize)
+    return length
 
 
 def load_source(path):
-    """A `keras.Model` from a `.keras` file or a `CompressedEmbedding`."""
+    """A `keras.Model` from a `.keras` file or a `CompressedTable`."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file.")
     extension = os.path.splitext(path)[1].lower()
     if extension == ".npz":
         from keras_dccl import ArtifactError
-        from keras_dccl import CompressedEmbedding
+        from keras_dccl import CompressedTable
 
         try:
-            return CompressedEmbedding.load(path)
+            return CompressedTable.load(path)
         except ArtifactError as error:
             raise InputError(f"not a keras-dccl artifact: {error}") from None
     if extension != ".keras":
@@ -335,244 +400,89 @@ def load_source(path):
     return model
 
 
-def convert_multi_input(model, arguments):
-    """Converts and checks a model with several named integer inputs."""
-    names = [tensor.name for tensor in model.inputs]
-    if arguments.target != "cpu" or arguments.text_input:
-        raise InputError(
-            f"model '{model.name}' has {len(names)} inputs; --target "
-            "edgetpu and --text-input take models with one input of ids."
-        )
-    if arguments.quantize == "full-int8":
-        raise InputError(
-            f"model '{model.name}' has {len(names)} inputs; full-int8 "
-            "calibration takes models with one input: use dynamic-int8."
-        )
-    path = arguments.representative
-    if path is None or not path.endswith(".npz"):
-        raise InputError(
-            f"model '{model.name}' has inputs {names}: pass --representative "
-            "INPUTS.npz with one integer array per input name."
-        )
+def load_representative(path):
+    """The --representative arrays: one (`.npy`) or a dict by name (`.npz`).
+
+    Only read here: `check_export_options` checks them against the model.
+    """
+    if path is None:
+        return None
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            inputs = {name: arrays[name] for name in arrays.files}
+        with open(path, "rb") as file:
+            arrays = np.load(file, allow_pickle=False)
+            if not path.endswith(".npz"):
+                return arrays
+            return {name: arrays[name] for name in arrays.files}
     except Exception as error:
-        raise InputError(f"{path}: not a .npz of arrays ({error}).") from None
-    if sorted(inputs) != sorted(names):
-        raise InputError(
-            f"{path}: holds arrays {sorted(inputs)}; the model's inputs are "
-            f"{sorted(names)}."
-        )
-    rows = {len(value) for value in inputs.values()}
-    if len(rows) != 1 or not all(
-        np.issubdtype(value.dtype, np.integer) for value in inputs.values()
-    ):
-        raise InputError(
-            f"{path}: expected integer arrays with the same number of rows."
-        )
-    inputs = {
-        name: value[:MAX_VALIDATION_SAMPLES].astype(np.int32)
-        for name, value in inputs.items()
-    }
-    from keras_dccl.export.export_litert import export_litert
-    from keras_dccl.export.litert_runner import LiteRTRunner
-
-    print(f"Converting {arguments.input} ({arguments.quantize}) ...")
-    try:
-        export_litert(
-            model,
-            arguments.output,
-            quantize=arguments.quantize.replace("-", "_"),
-            sequence_length=arguments.sequence_length,
-            batch_size=arguments.batch_size,
-            vocabulary=arguments.vocabulary,
-            codebook_pairs=arguments.codebook_pairs,
-        )
-    except (ValueError, ImportError) as error:
-        raise InputError(str(error)) from None
-    reference = model.predict(inputs, verbose=0)
-    runner = LiteRTRunner(arguments.output)
-    batch_size = arguments.batch_size or len(next(iter(inputs.values())))
-    parts = [
-        runner.run_named(
-            {n: v[start : start + batch_size] for n, v in inputs.items()}
-        )
-        for start in range(0, rows.pop(), batch_size)
-    ]
-    outputs = {n: np.concatenate([part[n] for part in parts]) for n in parts[0]}
-    if isinstance(reference, dict):
-        names = sorted(reference)
-        reference = [reference[name] for name in names]
-        outputs = [outputs.get(name, np.zeros(0)) for name in names]
-    else:
-        outputs = [outputs[name] for name in sorted(outputs)]
-    print(f"Wrote {arguments.output}")
-    print_sizes([arguments.output], describe_tables(model))
-    print(f"Validation on --representative {path}:")
-    return check(reference, outputs, arguments.quantize)
+        kind = ".npz of arrays" if path.endswith(".npz") else ".npy array"
+        raise InputError(f"{path}: not a {kind} ({error}).") from None
 
 
-def describe_tables(model):
-    from keras_dccl.export.export_litert import find_codebook_embeddings
-
-    return [
-        (layer.input_dim, layer.output_dim)
-        for layer in find_codebook_embeddings(model)
-    ]
-
-
-def describe_model(model):
-    """(vocabulary size, input shape, [(V, D) of each embedding])."""
-    from keras_dccl.export.export_litert import find_codebook_embeddings
-
-    try:
-        embeddings = find_codebook_embeddings(model)
-    except ValueError as error:
-        raise InputError(str(error)) from None
-    if len(model.inputs) != 1:
-        raise InputError(
-            f"model '{model.name}' has {len(model.inputs)} inputs; this "
-            "script converts models with one input of word ids."
-        )
-    spec = model.inputs[0]
-    if "int" not in str(spec.dtype):
-        raise InputError(
-            f"model '{model.name}' takes {spec.dtype} inputs; expected "
-            "integer word ids."
-        )
-    vocabulary_size = min(layer.input_dim for layer in embeddings)
-    tables = [(layer.input_dim, layer.output_dim) for layer in embeddings]
-    return vocabulary_size, tuple(spec.shape), tables
-
-
-def resolve_shape(input_shape, sequence_length, fixed_needed):
-    """The input shape without its batch axis, `None` where dynamic."""
-    shape = list(input_shape[1:])
-    if sequence_length is not None:
-        if not shape:
-            raise InputError(
-                f"--sequence-length {sequence_length}: the model input "
-                f"{input_shape} has no length axis."
-            )
-        if shape[0] is not None and shape[0] != sequence_length:
-            raise InputError(
-                f"--sequence-length {sequence_length} does not match the "
-                f"model input length {shape[0]}."
-            )
-        shape = [sequence_length if dim is None else dim for dim in shape]
-    if fixed_needed and None in shape:
-        raise InputError(
-            f"the input shape {input_shape} has a dynamic length and the "
-            "target needs a fixed shape: pass --sequence-length."
-        )
-    return tuple(shape)
-
-
-def load_ids(path, shape, vocabulary_size):
-    """Checks an integer `.npy` array of model inputs (N, *shape)."""
-    try:
-        ids = np.load(path, allow_pickle=False)
-    except Exception as error:
-        raise InputError(f"{path}: not a .npy array ({error}).") from None
-    if not np.issubdtype(ids.dtype, np.integer) or ids.ndim != len(shape) + 1:
-        raise InputError(
-            f"{path}: expected integer ids of shape (N, "
-            f"{', '.join(str(dim) for dim in shape)}); got {ids.dtype} "
-            f"{ids.shape}."
-        )
-    if any(dim not in (None, got) for dim, got in zip(shape, ids.shape[1:])):
-        raise InputError(
-            f"{path}: ids of shape {ids.shape} do not fit the model input "
-            f"(N, {', '.join(str(dim) for dim in shape)})."
-        )
-    if ids.size == 0 or ids.min() < 0 or ids.max() >= vocabulary_size:
-        raise InputError(
-            f"{path}: ids must be in [0, {vocabulary_size}) and not empty."
-        )
-    return ids.astype(np.int32)
-
-
-def load_tokenizer(path, shape):
+def load_tokenizer(path, length):
     """The `WordTokenizer` of `--text-input`, over the model's length."""
     from keras_dccl.text.word_tokenizer import WordTokenizer
 
-    if len(shape) != 1:
-        raise InputError(
-            f"--text-input needs a model input of word ids (batch, length); "
-            f"the model input is (batch, {', '.join(map(str, shape))})."
-        )
     try:
-        return WordTokenizer(path, shape[0])
+        return WordTokenizer(path, length)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise InputError(f"--text-input: {error}") from None
 
 
-def validation_ids(representative, shape, vocabulary_size, batch_size):
+def validation_inputs(representative, shape, num_words, batch_size):
     """The validation rows: a whole number of batches of `batch_size`."""
-    if representative is not None:
-        ids = representative[:MAX_VALIDATION_SAMPLES]
-    else:
+    if representative is None:
         shape = tuple(RANDOM_LENGTH if dim is None else dim for dim in shape)
         rows = NUM_RANDOM_SAMPLES
         if batch_size:
             rows = -(-rows // batch_size) * batch_size
         rng = np.random.default_rng(SEED)
-        ids = rng.integers(0, vocabulary_size, (rows, *shape), np.int32)
+        return rng.integers(0, num_words, (rows, *shape), np.int32)
+    arrays = representative
+    if not isinstance(arrays, dict):
+        arrays = {None: arrays}
+    rows = min(len(value) for value in arrays.values())
+    rows = min(rows, MAX_VALIDATION_SAMPLES)
     if batch_size:
-        ids = ids[: len(ids) // batch_size * batch_size]
-        if len(ids) == 0:
-            raise InputError(
-                f"--batch-size {batch_size} is larger than the "
-                f"{len(representative)} --representative rows."
-            )
-    return ids
+        rows = rows // batch_size * batch_size
+    arrays = {
+        name: value[:rows].astype(np.int32) for name, value in arrays.items()
+    }
+    return arrays if isinstance(representative, dict) else arrays[None]
 
 
-def export_for_cpu(source, is_model, arguments, representative, tokenizer=None):
-    """Writes the `.tflite` file; returns its path."""
-    from keras_dccl.export.export_litert import export_litert
-    from keras_dccl.export.export_litert import export_lookup
+def verify_cpu(source, arguments, inputs, tokenizer, options):
+    """`export_and_verify` on the cpu target: (result, [path])."""
+    from keras_dccl.export.export_and_verify import export_and_verify
 
-    quantize = arguments.quantize.replace("-", "_")
-    batch_size = arguments.batch_size or 1
-    if representative is not None and batch_size > 1:
-        # The exporter calibrates on whole batches: (N, B, *input shape).
-        rows = len(representative) // batch_size * batch_size
-        representative = representative[:rows].reshape(
-            -1, batch_size, *representative.shape[1:]
+    if tokenizer is not None:
+        # Sentences of the ids' words ([PAD] and [UNK] left out), re-split.
+        inputs = [
+            " ".join(tokenizer.vocabulary[i] for i in row if i > 1)
+            for row in inputs
+        ]
+    if not options:  # an artifact: export_lookup's options
+        options = dict(
+            sequence_length=arguments.sequence_length,
+            batch_size=arguments.batch_size,
         )
     print(
         f"Converting {arguments.input} ({arguments.quantize}) ...", flush=True
     )
-    try:
-        if is_model:
-            export_litert(
-                source,
-                arguments.output,
-                quantize=quantize,
-                sequence_length=arguments.sequence_length,
-                batch_size=arguments.batch_size,
-                representative_inputs=representative,
-                tokenizer=tokenizer,
-                vocabulary=arguments.vocabulary,
-                codebook_pairs=arguments.codebook_pairs,
-            )
-        else:
-            export_lookup(
-                source,
-                arguments.output,
-                quantize=quantize,
-                sequence_length=arguments.sequence_length,
-                batch_size=arguments.batch_size,
-            )
-    except (ValueError, ImportError) as error:
-        raise InputError(str(error)) from None
-    return arguments.output
+    with input_errors():
+        result = export_and_verify(
+            source,
+            arguments.output,
+            inputs,
+            quantize=arguments.quantize,
+            tolerance=arguments.tolerance,
+            raise_on_failure=False,
+            **options,
+        )
+    return result, [arguments.output]
 
 
-def export_for_edgetpu(model, arguments, sequence_length, representative):
-    """Calls `export_edgetpu`; returns the paths of its two graphs."""
+def verify_edgetpu(model, arguments, sequence_length, representative, ids):
+    """`export_edgetpu`, then its two graphs compared with Keras."""
     try:
         from keras_dccl.export.edgetpu import export_edgetpu
     except ImportError as error:
@@ -581,88 +491,50 @@ def export_for_edgetpu(model, arguments, sequence_length, representative):
             f"export_edgetpu, which is not importable here ({error})."
         ) from None
     print(f"Converting {arguments.input} for the Edge TPU ...", flush=True)
-    try:
+    with input_errors():
         export_edgetpu(
             model,
             arguments.output,
             sequence_length=sequence_length,
             representative_inputs=representative,
         )
-    except ValueError as error:
-        raise InputError(str(error)) from None
+    from keras_dccl.export.edgetpu import run_edgetpu_split
+    from keras_dccl.export.export_and_verify import Verification
+
+    result = Verification.compare(
+        model.predict(ids, verbose=0),
+        [run_edgetpu_split(arguments.output, ids)],
+        "full_int8",
+        arguments.tolerance,
+        arguments.output,
+    )
     paths = [
         os.path.join(arguments.output, name)
         for name in ("host_lookup.tflite", "accelerator.tflite")
     ]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise InputError(f"export_edgetpu wrote no {path}.")
-    return paths
-
-
-def exported_ids(source, ids):
-    """`ids` as the exported file numbers them (renumbered if adaptive)."""
-    from keras_dccl import CompressedEmbedding
-    from keras_dccl.export.export_litert import exported_id_order
-
-    if isinstance(source, CompressedEmbedding):
-        return ids
-    order = exported_id_order(source)
-    return ids if order is None else np.argsort(order)[ids].astype(ids.dtype)
-
-
-def run_litert(paths, ids, batch_size):
-    """Outputs of the graphs `paths` on `ids`, `batch_size` rows at a time.
-
-    With two graphs (the Edge TPU split), the outputs of the first feed the
-    inputs of the second, in order.
-    """
-    from keras_dccl.export.litert_runner import LiteRTRunner
-
-    runners = [LiteRTRunner(path) for path in paths]
-    parts = []
-    for start in range(0, len(ids), batch_size):
-        values = [ids[start : start + batch_size]]
-        for runner in runners:
-            values = runner(*values)
-        parts.append(values)
-    return [np.concatenate(chunks) for chunks in zip(*parts)]
-
-
-def run_text_model(path, texts, batch_size):
-    """Outputs of a raw-text model on `texts`, `batch_size` at a time."""
-    from keras_dccl.export.text_to_ids import text_interpreter
-
-    runner = text_interpreter(path).get_signature_runner()
-    parts = []
-    for start in range(0, len(texts), batch_size):
-        results = runner(text=np.array(texts[start : start + batch_size]))
-        # "output_0", "output_1", ..., "output_10": by length, then name.
-        names = sorted(results, key=lambda name: (len(name), name))
-        parts.append([results[name] for name in names])
-    return [np.concatenate(chunks) for chunks in zip(*parts)]
+    return result, paths
 
 
 def print_sizes(paths, tables):
     """Prints the size breakdown of each file and the ratio to float32."""
-    from keras_dccl.export.tflite_model import TFLiteModel
+    from keras_dccl.export.tflite_file import TFLiteFile
 
     total = 0
     for path in paths:
-        tflite_model = TFLiteModel(path)
-        sizes = tflite_model.size_breakdown()
+        tflite_file = TFLiteFile(path)
+        sizes = tflite_file.size_breakdown()
         # A raw-text model's tokenizer tables, inputs of its custom ops.
         tokenizer = sum(
-            tflite_model.tensors[index].constant_bytes
-            for op in tflite_model.operators
+            tflite_file.tensors[index].constant_bytes
+            for op in tflite_file.operators
             if op.name.startswith("CUSTOM:")
             for index in op.inputs
         )
         if tokenizer:
             rest = sizes.pop("rest")
             sizes.update(tokenizer=tokenizer, rest=rest - tokenizer)
-        sizes["total"] = tflite_model.file_bytes
-        total += tflite_model.file_bytes
+        sizes["total"] = tflite_file.file_bytes
+        total += tflite_file.file_bytes
         print(f"Size breakdown of {path} (bytes):")
         for name, size in sizes.items():
             print(f"  {name:<10}{size:>12,}")
@@ -673,47 +545,6 @@ def print_sizes(paths, tables):
         f"{table_bytes / total:.1f}x the size of "
         + ("the file" if len(paths) == 1 else "the files together")
     )
-
-
-def check(reference, outputs, quantize):
-    """Prints the comparison; returns whether it is within tolerance."""
-    import keras
-
-    references = keras.tree.flatten(reference)
-    if len(references) != len(outputs):
-        print(
-            f"  FAILED: {len(outputs)} LiteRT outputs for "
-            f"{len(references)} Keras outputs"
-        )
-        return False
-    passed = True
-    tolerance = TOLERANCES[quantize]
-    for expected, got in zip(references, outputs):
-        expected = np.asarray(expected, dtype=np.float32)
-        if expected.shape != got.shape:
-            print(f"  FAILED: shape {got.shape}, expected {expected.shape}")
-            passed = False
-            continue
-        difference = float(np.max(np.abs(got - expected)))
-        allowed = tolerance * float(np.max(np.abs(expected)))
-        ok = difference <= allowed
-        print(
-            f"  max abs difference {difference:.3g} (tolerance "
-            f"{allowed:.3g} = {tolerance:g} x max |reference|): "
-            + ("ok" if ok else "FAILED")
-        )
-        passed &= ok
-        if quantize == "full-int8" and expected.shape[-1] > 1:
-            agreement = float(
-                np.mean(np.argmax(got, -1) == np.argmax(expected, -1))
-            )
-            ok = agreement >= MIN_ARGMAX_AGREEMENT
-            print(
-                f"  argmax agreement {agreement:.1%} (minimum "
-                f"{MIN_ARGMAX_AGREEMENT:.0%}): " + ("ok" if ok else "FAILED")
-            )
-            passed &= ok
-    return passed
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from keras_dccl.export.edgetpu import EdgeTPUProblem
 from keras_dccl.export.edgetpu import check_edgetpu
 from keras_dccl.export.edgetpu import export_edgetpu
 from keras_dccl.export.edgetpu import run_edgetpu_split
+from keras_dccl.export.export_and_verify import export_and_verify
 from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.export_litert import exported_id_order

@@ -16,6 +16,8 @@ class LiteRTRunner:
     Args:
         path: The `.tflite` file.
         num_threads: Optional number of interpreter threads.
+        interpreter: Optional interpreter already opened on `path`, such
+            as `text_interpreter(path)` for a raw-text model.
 
     Call arguments:
         *inputs: One array per input, in the signature's order.
@@ -24,11 +26,11 @@ class LiteRTRunner:
         A list of output arrays, in the signature's order.
     """
 
-    def __init__(self, path, num_threads=None):
+    def __init__(self, path, num_threads=None, interpreter=None):
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = os.fspath(path)
-        self.interpreter = Interpreter(
+        self.interpreter = interpreter or Interpreter(
             model_path=self.path, num_threads=num_threads
         )
         self._runner = self.interpreter.get_signature_runner()
@@ -47,6 +49,9 @@ class LiteRTRunner:
         for name, value in inputs.items():
             detail = self.input_details[name]
             value = np.asarray(value)
+            if value.dtype.kind in "USO":  # strings go in as they are
+                feeds[name] = value
+                continue
             scale, zero_point = detail["quantization"]
             if scale and not np.issubdtype(value.dtype, np.integer):
                 limits = np.iinfo(detail["dtype"])
