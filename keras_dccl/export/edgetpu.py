@@ -23,6 +23,7 @@ import os
 import keras
 import numpy as np
 
+from keras_dccl.export.export_options import check_ids
 from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.tflite_file import TFLiteFile
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
@@ -233,10 +234,10 @@ def export_edgetpu(
     codes = embedding.compute_codes()
     codebooks = embedding.compute_codebooks()
     num_codebooks, codebook_size, output_dim = codebooks.shape
-    samples = _check_ids(
+    samples = check_ids(
         "representative_inputs",
         representative_inputs,
-        sequence_length,
+        (sequence_length,),
         len(codes),
     )
     directory = os.fspath(directory)
@@ -338,8 +339,8 @@ def run_edgetpu_split(directory, ids):
     directory = os.fspath(directory)
     with open(os.path.join(directory, MANIFEST_FILE), encoding="utf-8") as f:
         manifest = json.load(f)
-    ids = _check_ids(
-        "ids", ids, manifest["sequence_length"], manifest["num_words"]
+    ids = check_ids(
+        "ids", ids, (manifest["sequence_length"],), manifest["num_words"]
     )
     host = LiteRTRunner(os.path.join(directory, manifest["host"]["file"]))
     accelerator = LiteRTRunner(
@@ -472,24 +473,3 @@ def _split(model, sequence_length):
     except ValueError as error:
         raise unsupported(f"layers after the pooling ({error})") from None
     return embedding.operation, rest
-
-
-def _check_ids(name, ids, sequence_length, num_words):
-    ids = np.asarray(ids)
-    if (
-        ids.ndim != 2
-        or ids.shape[1] != sequence_length
-        or not len(ids)
-        or not np.issubdtype(ids.dtype, np.integer)
-    ):
-        raise ValueError(
-            f"`{name}` must be a non-empty integer array of shape "
-            f"(N, {sequence_length}). Received: {name}.shape={ids.shape}, "
-            f"dtype={ids.dtype}"
-        )
-    if ids.min() < 0 or ids.max() >= num_words:
-        raise ValueError(
-            f"`{name}` must hold word ids in [0, {num_words}). Received: "
-            f"ids from {ids.min()} to {ids.max()}"
-        )
-    return ids.astype(np.int32)
