@@ -71,7 +71,7 @@ def export_litert(
             "text", split and looked up inside the graph by three
             tensorflow-text custom ops (needs `pip install
             "keras-dccl[text]"`; run it with
-            `keras_dccl.export.text_to_ids.text_interpreter`). Not with
+            `keras_dccl.export.text_interpreter`). Not with
             "full_int8", whose calibration cannot run custom ops.
         vocabulary: Optional list of the model's tokens by id, or a
             `WordTokenizer`, or the path of a vocabulary file. Written
