@@ -249,71 +249,18 @@ def convert(arguments):
     """Converts and validates; returns whether the validation passed."""
     import keras
 
-    from keras_dccl.export.export_options import check_export_options
-    from keras_dccl.export.export_options import check_ids
-    from keras_dccl.export.model_embeddings import find_codebook_embeddings
-
     source = load_source(arguments.input)
     is_model = isinstance(source, keras.Model)
     check_target(arguments, is_model)
     representative = load_representative(arguments.representative)
-    if not is_model:
-        tables = [(source.num_words, source.output_dim)]
-        shape = (arguments.sequence_length,)
-        if representative is not None:
-            with input_errors():
-                representative = check_ids(
-                    "representative_inputs",
-                    representative,
-                    shape,
-                    source.num_words,
-                )
-        tokenizer = None
-        inputs = validation_inputs(
-            representative, shape, source.num_words, arguments.batch_size
-        )
-        options = {}
-    else:
-        if len(source.inputs) > 1 and not isinstance(representative, dict):
-            raise InputError(
-                f"model '{source.name}' has inputs "
-                f"{[tensor.name for tensor in source.inputs]}: pass "
-                "--representative INPUTS.npz with one integer array per "
-                "input name."
-            )
-        length = fixed_length(source, arguments)
-        tokenizer = arguments.text_input and load_tokenizer(
-            arguments.text_input, length
-        )
-        options = dict(
-            sequence_length=arguments.sequence_length,
-            batch_size=arguments.batch_size,
-            representative_inputs=representative,
-            tokenizer=tokenizer,
-            vocabulary=arguments.vocabulary,
-            codebook_pairs=arguments.codebook_pairs,
-        )
-        with input_errors():
-            check_export_options(source, arguments.quantize, **options)
-        embeddings = find_codebook_embeddings(source)
-        tables = [(layer.input_dim, layer.output_dim) for layer in embeddings]
-        num_words = min(layer.input_dim for layer in embeddings)
-        if tokenizer is not None:
-            num_words = min(num_words, tokenizer.vocabulary_size)
-        shape = tuple(source.inputs[0].shape[1:])
-        if length is not None:
-            shape = (length, *shape[1:])
-        inputs = validation_inputs(
-            representative, shape, num_words, arguments.batch_size
-        )
+    prepare = prepare_model if is_model else prepare_artifact
+    inputs, tables, options = prepare(source, arguments, representative)
     if arguments.target == "edgetpu":
         result, paths = verify_edgetpu(
-            source, arguments, length, representative, inputs
+            source, arguments, representative, inputs
         )
     else:
-        result, paths = verify_cpu(
-            source, arguments, inputs, tokenizer, options
-        )
+        result, paths = verify_cpu(source, arguments, inputs, options)
     print(f"Wrote {arguments.output}")
     print_sizes(paths, tables)
     origin = (
@@ -325,6 +272,66 @@ def convert(arguments):
     for line in str(result).splitlines():
         print(f"  {line}")
     return result.passed
+
+
+def prepare_model(model, arguments, representative):
+    """Checks the options; (validation inputs, table shapes, options)."""
+    from keras_dccl.export.export_options import check_export_options
+    from keras_dccl.export.model_embeddings import find_codebook_embeddings
+
+    if len(model.inputs) > 1 and not isinstance(representative, dict):
+        raise InputError(
+            f"model '{model.name}' has inputs "
+            f"{[tensor.name for tensor in model.inputs]}: pass "
+            "--representative INPUTS.npz with one integer array per "
+            "input name."
+        )
+    length = fixed_length(model, arguments)
+    tokenizer = None
+    if arguments.text_input:
+        tokenizer = load_tokenizer(arguments.text_input, length)
+    options = dict(
+        sequence_length=arguments.sequence_length,
+        batch_size=arguments.batch_size,
+        representative_inputs=representative,
+        tokenizer=tokenizer,
+        vocabulary=arguments.vocabulary,
+        codebook_pairs=arguments.codebook_pairs,
+    )
+    with input_errors():
+        check_export_options(model, arguments.quantize, **options)
+    embeddings = find_codebook_embeddings(model)
+    tables = [(layer.input_dim, layer.output_dim) for layer in embeddings]
+    num_words = min(layer.input_dim for layer in embeddings)
+    if tokenizer is not None:
+        num_words = min(num_words, tokenizer.vocabulary_size)
+    shape = tuple(model.inputs[0].shape[1:])
+    if length is not None:
+        shape = (length, *shape[1:])
+    inputs = validation_inputs(
+        representative, shape, num_words, arguments.batch_size
+    )
+    return inputs, tables, options
+
+
+def prepare_artifact(table, arguments, representative):
+    """The same for an artifact's lookup model (`export_lookup` checks)."""
+    from keras_dccl.export.export_options import check_ids
+
+    shape = (arguments.sequence_length,)
+    if representative is not None:
+        with input_errors():
+            representative = check_ids(
+                "representative_inputs", representative, shape, table.num_words
+            )
+    inputs = validation_inputs(
+        representative, shape, table.num_words, arguments.batch_size
+    )
+    options = dict(
+        sequence_length=arguments.sequence_length,
+        batch_size=arguments.batch_size,
+    )
+    return inputs, [(table.num_words, table.output_dim)], options
 
 
 def check_target(arguments, is_model):
@@ -450,21 +457,17 @@ def validation_inputs(representative, shape, num_words, batch_size):
     return arrays if isinstance(representative, dict) else arrays[None]
 
 
-def verify_cpu(source, arguments, inputs, tokenizer, options):
+def verify_cpu(source, arguments, inputs, options):
     """`export_and_verify` on the cpu target: (result, [path])."""
     from keras_dccl.export.export_and_verify import export_and_verify
 
+    tokenizer = options.get("tokenizer")
     if tokenizer is not None:
         # Sentences of the ids' words ([PAD] and [UNK] left out), re-split.
         inputs = [
             " ".join(tokenizer.vocabulary[i] for i in row if i > 1)
             for row in inputs
         ]
-    if not options:  # an artifact: export_lookup's options
-        options = dict(
-            sequence_length=arguments.sequence_length,
-            batch_size=arguments.batch_size,
-        )
     print(
         f"Converting {arguments.input} ({arguments.quantize}) ...", flush=True
     )
@@ -481,7 +484,7 @@ def verify_cpu(source, arguments, inputs, tokenizer, options):
     return result, [arguments.output]
 
 
-def verify_edgetpu(model, arguments, sequence_length, representative, ids):
+def verify_edgetpu(model, arguments, representative, ids):
     """`export_edgetpu`, then its two graphs compared with Keras."""
     try:
         from keras_dccl.export.edgetpu import export_edgetpu
@@ -495,7 +498,7 @@ def verify_edgetpu(model, arguments, sequence_length, representative, ids):
         export_edgetpu(
             model,
             arguments.output,
-            sequence_length=sequence_length,
+            sequence_length=fixed_length(model, arguments),
             representative_inputs=representative,
         )
     from keras_dccl.export.edgetpu import run_edgetpu_split
