@@ -148,34 +148,6 @@ class LayerTestCase(unittest.TestCase):
         self.assertIs(type(loaded.layers[0]), layer_class)
         self.assertAllClose(loaded(input_data, training=False), outputs)
 
-    def check_freeze_errors(self, frozen_layer, unbuilt_training_layer):
-        """`freeze_codes()` refuses a frozen, an unbuilt and a bad call."""
-        with self.assertRaisesRegex(ValueError, "already frozen"):
-            frozen_layer.freeze_codes()
-        with self.assertRaisesRegex(ValueError, "needs a built layer"):
-            unbuilt_training_layer.freeze_codes()
-        unbuilt_training_layer.build()
-        with self.assertRaisesRegex(ValueError, "Received: batch_size=0"):
-            unbuilt_training_layer.freeze_codes(batch_size=0)
-
-    def check_refit_and_reload_after_freeze(
-        self, model, ids, targets, num_weights
-    ):
-        """A model whose first layer was frozen fits again once recompiled,
-        and reloads from `.keras` as the frozen form with equal outputs."""
-        layer_class = type(model.layers[0])
-        # As documented: compile again before fitting again.
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-        model.fit(ids, targets, batch_size=8, verbose=0)
-        path = os.path.join(self.get_temp_dir(), "model.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        loaded_layer = loaded.layers[0]
-        self.assertIs(type(loaded_layer), layer_class)
-        self.assertFalse(loaded_layer.learn_codes)
-        self.assertEqual(len(loaded_layer.weights), num_weights)
-        self.assertAllClose(loaded(ids), model(ids))
-
     def check_mixed_precision(self, layer_class, init_kwargs, input_data):
         keras.mixed_precision.set_global_policy("mixed_float16")
         try:

@@ -7,6 +7,9 @@ below names a layer, small constructor arguments and the counts of its
 parts; what is particular to one layer stays in its own test file.
 """
 
+import os
+
+import keras
 import numpy as np
 from layer_test_case import LayerTestCase
 
@@ -14,6 +17,8 @@ from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
 )
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.models import freeze_codes
+from keras_dccl.models import warm_start
 
 OUTPUT_DIM = 6
 # Every id below 12, the smaller of the two layers' vocabularies; zeros for
@@ -21,6 +26,22 @@ OUTPUT_DIM = 6
 IDS = np.array(
     [[3, 1, 0, 0], [2, 0, 5, 7], [4, 6, 8, 0], [9, 10, 11, 0]], "int32"
 )
+TARGETS = np.array([[1.0], [-1.0], [0.5], [2.0]], "float32")
+
+
+def classifier(embedding_layer):
+    return keras.Sequential(
+        [
+            keras.Input(IDS.shape[1:], dtype="int32"),
+            embedding_layer,
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def values(variables):
+    return [keras.ops.convert_to_numpy(variable) for variable in variables]
 
 
 class CodeEmbeddingContract:
@@ -30,7 +51,8 @@ class CodeEmbeddingContract:
     - `training_kwargs`: extra arguments of the training form, each of which
       adds to what the layer trains (so that one fit step changes it all);
     - `frozen_counts` and `training_counts`: `(trainable weights,
-      non-trainable weights, seed generators, losses)` of each form.
+      non-trainable weights, seed generators, losses)` of each form;
+    - `default_learn_codes`: the form the layer takes by default.
     """
 
     layer_class = None
@@ -38,6 +60,7 @@ class CodeEmbeddingContract:
     training_kwargs = {}
     frozen_counts = ()
     training_counts = ()
+    default_learn_codes = None
 
     def kwargs(self, learn_codes, **extra):
         training = self.training_kwargs if learn_codes else {}
@@ -79,20 +102,102 @@ class CodeEmbeddingContract:
         self.assertIsNone(layer.compute_mask(np.array([2, 1, 0])))
 
     def test_freeze_codes_errors(self):
-        self.check_freeze_errors(
-            self.layer_class(**self.kwargs(False)),
-            self.layer_class(**self.kwargs(True)),
+        frozen = self.layer_class(**self.kwargs(False))
+        frozen.build()
+        with self.assertRaisesRegex(ValueError, "already frozen"):
+            freeze_codes(frozen)
+        with self.assertRaisesRegex(ValueError, "no CodebookEmbedding"):
+            freeze_codes(classifier(frozen))
+        training = self.layer_class(**self.kwargs(True))
+        with self.assertRaisesRegex(ValueError, "needs a built layer"):
+            freeze_codes(training)
+        training.build()
+        with self.assertRaisesRegex(ValueError, "Received: batch_size=0"):
+            freeze_codes(training, batch_size=0)
+
+    def test_freeze_codes_makes_a_new_layer_and_model(self):
+        layer = self.layer_class(**self.kwargs(True))
+        model = classifier(layer)
+        model.compile(keras.optimizers.Adam(0.1), "mse")
+        model.fit(IDS, TARGETS, epochs=3, verbose=0)
+        layer_outputs = layer(IDS)
+        outputs = model.predict(IDS, verbose=0)
+        weights = values(model.weights)
+
+        frozen_layer = freeze_codes(layer, batch_size=5)
+        frozen_model = freeze_codes(model, batch_size=5)
+
+        # The originals are as they were.
+        self.assertTrue(layer.learn_codes)
+        self.assertIs(model.layers[0], layer)
+        for before, after in zip(weights, values(model.weights)):
+            np.testing.assert_array_equal(before, after)
+        # The copies give the same inference outputs, from the frozen form.
+        frozen_in_model = frozen_model.layers[0]
+        num_weights = sum(self.frozen_counts[:2])
+        for frozen in (frozen_layer, frozen_in_model):
+            self.assertIs(type(frozen), self.layer_class)
+            self.assertFalse(frozen.learn_codes)
+            self.assertFalse(hasattr(frozen, "embeddings"))
+            self.assertEqual(len(frozen.weights), num_weights)
+        self.assertAllClose(frozen_layer(IDS), layer_outputs, atol=1e-6)
+        self.assertAllClose(frozen_model.predict(IDS, verbose=0), outputs)
+        # A fresh compile fits the new model; the old one keeps its own.
+        frozen_model.compile(keras.optimizers.Adam(0.01), "mse")
+        frozen_model.fit(IDS, TARGETS, verbose=0)
+        model.fit(IDS, TARGETS, verbose=0)
+        path = os.path.join(self.get_temp_dir(), "frozen.keras")
+        frozen_model.save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertIs(type(loaded.layers[0]), self.layer_class)
+        self.assertFalse(loaded.layers[0].learn_codes)
+        self.assertAllClose(
+            loaded.predict(IDS, verbose=0),
+            frozen_model.predict(IDS, verbose=0),
         )
 
     def test_warm_start_errors(self):
         frozen = self.layer_class(**self.kwargs(False))
         frozen.build()
         with self.assertRaisesRegex(ValueError, "training form"):
-            frozen.warm_start()
+            warm_start(frozen)
         training = self.layer_class(**self.kwargs(True))
         training.build()
         with self.assertRaisesRegex(ValueError, "Received: epochs=0"):
-            training.warm_start(epochs=0)
+            warm_start(training, epochs=0)
+        with self.assertRaisesRegex(ValueError, "Received: layer=Dense"):
+            warm_start(keras.layers.Dense(2))
+
+    def test_deprecated_methods_warn_and_still_work(self):
+        layer = self.layer_class(**self.kwargs(True))
+        layer.build()
+        with self.assertWarnsRegex(
+            DeprecationWarning, "keras_dccl.models.warm_start"
+        ):
+            history = layer.warm_start(epochs=2, batch_size=4)
+        self.assertEqual(len(history.history["loss"]), 2)
+        expected = layer(IDS)
+        with self.assertWarnsRegex(
+            DeprecationWarning, "keras_dccl.models.freeze_codes"
+        ):
+            layer.freeze_codes(batch_size=5)
+        self.assertFalse(layer.learn_codes)
+        self.assertFalse(hasattr(layer, "embeddings"))
+        self.assertAllClose(layer(IDS), expected)
+
+    def test_default_form(self):
+        # Each layer's usual form: the compressed embedding for
+        # CodebookEmbedding, the one that learns lengths for the adaptive
+        # one. The config holds the form, whatever the default.
+        layer = self.layer_class(**self.init_kwargs)
+        self.assertEqual(layer.learn_codes, self.default_learn_codes)
+        self.assertEqual(
+            layer.get_config()["learn_codes"], self.default_learn_codes
+        )
+        self.assertIn(
+            f"Defaults to `{self.default_learn_codes}`",
+            self.layer_class.__doc__,
+        )
 
     def test_temperature_variables(self):
         frozen = self.layer_class(**self.kwargs(False))
@@ -127,6 +232,7 @@ class CodebookEmbeddingContractTest(CodeEmbeddingContract, LayerTestCase):
     # reconstruction loss.
     frozen_counts = (1, 1, 0, 0)
     training_counts = (6, 1, 1, 1)
+    default_learn_codes = False
 
 
 class AdaptiveCodebookEmbeddingContractTest(
@@ -151,3 +257,4 @@ class AdaptiveCodebookEmbeddingContractTest(
     # temperatures; the length noise and the encoder's; the size penalty.
     frozen_counts = (2, 2, 0, 0)
     training_counts = (8, 2, 2, 1)
+    default_learn_codes = True

@@ -7,6 +7,8 @@ import numpy as np
 from layer_test_case import LayerTestCase
 
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.models import freeze_codes
+from keras_dccl.models import warm_start
 
 INPUT_DIM = 10
 OUTPUT_DIM = 6
@@ -214,13 +216,16 @@ class CodebookEmbeddingTest(LayerTestCase):
                 seed=2,
             )
             before = squared_error(layer(ids), vectors)
-            history = layer.warm_start(epochs=40, batch_size=8)
+            history = warm_start(layer, epochs=40, batch_size=8)
             after = squared_error(layer(ids), vectors)
             self.assertLess(after, 0.7 * before)
             self.assertEqual(len(history.history["loss"]), 40)
             self.assertLess(
                 history.history["loss"][-1], history.history["loss"][0]
             )
+            # Annealed from 1 to 0.1 over the fit.
+            temperatures = history.history["temperature"]
+            self.assertAllClose([temperatures[0], temperatures[-1]], [1, 0.1])
             # The embeddings are the target: they neither change nor lose
             # their trainable flag.
             self.assertAllClose(layer.embeddings, vectors)
@@ -228,38 +233,51 @@ class CodebookEmbeddingTest(LayerTestCase):
 
     def test_freeze_codes(self):
         vectors = np.random.default_rng(4).normal(size=(INPUT_DIM, OUTPUT_DIM))
-        layer = CodebookEmbedding.from_pretrained(
-            vectors,
-            num_codebooks=NUM_CODEBOOKS,
-            codebook_size=CODEBOOK_SIZE,
-            train_embeddings=True,
-            seed=1,
-        )
-        model = classifier(layer)
-        ids = random_ids(8, 5)
-        targets = np.ones((8, 1), "float32")
-        model.fit(ids, targets, batch_size=8, verbose=0)
-        before = model(ids)
-        embeddings_before = layer(ids)
-        expected_codes = keras.ops.convert_to_numpy(
-            layer.encoder.compute_codes(layer.embeddings)
-        )
+        for options in (
+            {},
+            {"exact_rows": 3},
+            {"exact_rows": 3, "exact_rows_dtype": "int4"},
+        ):
+            with self.subTest(**options):
+                layer = CodebookEmbedding.from_pretrained(
+                    vectors,
+                    num_codebooks=NUM_CODEBOOKS,
+                    codebook_size=CODEBOOK_SIZE,
+                    train_embeddings=True,
+                    seed=1,
+                    **options,
+                )
+                if options:
+                    layer.set_exact_rows([0, 4, 7], vectors[[0, 4, 7]])
+                classifier(layer).fit(
+                    random_ids(8, 5), np.ones((8, 1)), verbose=0
+                )
+                embeddings = keras.ops.convert_to_numpy(layer.embeddings)
+                expected_codes = keras.ops.convert_to_numpy(
+                    layer.encoder.compute_codes(embeddings)
+                )
 
-        layer.freeze_codes(batch_size=3)
+                frozen = freeze_codes(layer, batch_size=3)
 
-        self.assertFalse(layer.learn_codes)
-        self.assertFalse(layer.get_config()["learn_codes"])
-        self.assertFalse(hasattr(layer, "embeddings"))
-        self.assertFalse(hasattr(layer, "encoder"))
-        self.assertEqual(
-            [weight.path for weight in layer.weights],
-            [layer.codes.path, layer.decoder.codebooks.path],
-        )
-        self.assertEqual(layer.codes.dtype, "uint8")
-        np.testing.assert_array_equal(layer.codes.numpy(), expected_codes)
-        self.assertAllClose(layer(ids), embeddings_before)
-        self.assertAllClose(model(ids), before)
-        self.check_refit_and_reload_after_freeze(model, ids, targets, 2)
+                self.assertFalse(frozen.get_config()["learn_codes"])
+                self.assertFalse(hasattr(frozen, "encoder"))
+                config = {**layer.get_config(), "learn_codes": False}
+                self.assertEqual(frozen.get_config(), config)
+                self.assertEqual(frozen.codes.dtype, "uint8")
+                np.testing.assert_array_equal(
+                    frozen.codes.numpy(), expected_codes
+                )
+                words = np.arange(INPUT_DIM)
+                self.assertAllClose(frozen(words), layer(words))
+                queries = random_compressed().codebooks[0]
+                self.assertAllClose(
+                    frozen(queries, reverse=True),
+                    layer(queries, reverse=True),
+                    atol=1e-5,
+                )
+                # The original keeps its training form.
+                self.assertTrue(layer.learn_codes)
+                self.assertAllClose(layer.embeddings, embeddings)
 
     def test_bad_arguments(self):
         bad_arguments = [

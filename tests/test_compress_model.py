@@ -664,3 +664,49 @@ def test_distill_switches_dropout_off_and_back():
                            callbacks=[probe], dropout=switch)  # fmt: skip
         assert seen[-1] == expected
         assert dropout.rate == 0.5
+
+
+def test_freeze_codes_replaces_the_training_layers_of_nested_models():
+    from keras_dccl.utils.model_layers import model_layers
+
+    training = CodebookEmbedding(
+        50, DIMENSION, num_codebooks=3, learn_codes=True, seed=1, name="learn"
+    )
+    fixed = CodebookEmbedding(50, DIMENSION, num_codebooks=3, name="fixed")
+    inner_ids = keras.Input((LENGTH,), dtype="int32")
+    inner = keras.Model(inner_ids, training(inner_ids), name="inner")
+    ids = keras.Input((LENGTH,), dtype="int32")
+    vectors = keras.layers.Add(name="add")([inner(ids), fixed(ids)])
+    model = keras.Model(ids, keras.layers.Dense(2, name="dense")(vectors))
+    data = np.random.default_rng(0).integers(0, 50, size=(6, LENGTH))
+    # The walk: graph layers (nested models flattened), then sub-layers too.
+    graph = model_layers(model, sublayers=False)
+    assert [layer.name for layer in graph][-3:] == ["fixed", "add", "dense"]
+    assert training in graph and training.encoder not in graph
+    assert training.encoder in model_layers(model)
+
+    frozen_model = keras_dccl.models.freeze_codes(model)
+
+    assert training.learn_codes and model.get_layer("inner") is inner
+    np.testing.assert_allclose(
+        frozen_model.predict(data, verbose=0),
+        model.predict(data, verbose=0),
+        atol=1e-6,
+    )
+    new = {layer.name: layer for layer in model_layers(frozen_model, False)}
+    assert not new["learn"].learn_codes and new["learn"] is not training
+    # A frozen layer is copied like any other, with its weights.
+    assert new["fixed"] is not fixed and not new["fixed"].learn_codes
+    np.testing.assert_array_equal(new["fixed"].codes, fixed.codes)
+
+
+def test_freeze_codes_bad_arguments():
+    unbuilt = keras.Sequential(
+        [CodebookEmbedding(50, DIMENSION, num_codebooks=3, learn_codes=True)]
+    )
+    for argument, message in (
+        (keras.layers.Dense(2), "Received: layer_or_model=Dense"),
+        (unbuilt, "needs a built model"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            keras_dccl.models.freeze_codes(argument)

@@ -17,11 +17,12 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).parent.parent / "keras_dccl"
-# What the layers must not reach: the training callbacks and the exporter
-# sit above them, and TensorFlow is the exporter's alone.
+# What the layers must not reach: the training callbacks and model steps
+# and the exporter sit above them, and TensorFlow is the exporter's alone.
 FORBIDDEN_IN_LAYERS = (
     "keras_dccl.callbacks",
     "keras_dccl.export",
+    "keras_dccl.models",
     "tensorflow",
     "tensorflow_text",
 )

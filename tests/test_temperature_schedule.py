@@ -7,6 +7,7 @@ from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
 )
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
+from keras_dccl.models import freeze_codes
 
 INPUT_DIM = 10
 IDS = np.random.default_rng(0).integers(0, INPUT_DIM, size=(8, 3))
@@ -145,8 +146,7 @@ class TemperatureScheduleTest(LayerTestCase):
             [codebook.encoder.temperature.path],
         )
         self.assertEqual(frozen.temperature_variables(), [])
-        adaptive.freeze_codes()
-        self.assertEqual(adaptive.temperature_variables(), [])
+        self.assertEqual(freeze_codes(adaptive).temperature_variables(), [])
 
     def test_any_layer_with_temperature_variables(self):
         class Tempered(keras.layers.Layer):

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.code_embedding_base import RandomCodes
+from keras_dccl.layers.code_embedding_base import shared_docstring
 from keras_dccl.layers.gumbel_softmax import add_temperature_weight
 from keras_dccl.layers.gumbel_softmax import first_max_index
 from keras_dccl.layers.gumbel_softmax import gumbel_softmax
@@ -16,6 +17,7 @@ from keras_dccl.utils.argument_checks import check_positive_float
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
+@shared_docstring(learned="codes and lengths")
 class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     """Compressed embedding whose words each learn their own code length.
 
@@ -57,8 +59,9 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     of the expected code bits `sum_l softmax(length_logits)_l * l * log2(K)`.
     The bits count the codes only, not the choice of length.
 
-    `freeze_codes()` turns the training form into the frozen form
-    (`learn_codes=False`), the compressed embedding: a uint8 weight `lengths`
+    The frozen form (`learn_codes=False`), which
+    `keras_dccl.models.freeze_codes` makes of a trained layer, is the
+    compressed embedding: a uint8 weight `lengths`
     of shape `(input_dim,)`, the position of each word's length in
     `code_lengths`, a uint8 weight `codes` of shape
     `(input_dim, max(code_lengths))` (codes beyond a word's length are 0 and
@@ -68,40 +71,16 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     (deterministic given `seed`) and learns the codebooks and the fallback.
 
     Args:
-        input_dim: Integer. Size of the vocabulary, i.e. maximum integer
-            index + 1.
-        output_dim: Integer. Dimension of the embedding.
+        {dimension_args}
         code_lengths: Sequence of distinct integers >= 0 in increasing order,
             with at least one positive. The code lengths (numbers of
             codebooks, the papers' M) a word can choose among; 0 means the
             `fallback` vector. Defaults to `(0, 2, 4, 8, 16)`.
-        codebook_size: Integer between 2 and 256. Number of vectors per
-            codebook (K); the codes are stored as uint8. Defaults to `16`.
+        {shared_args}
         target_bits_per_word: Optional positive float. The target of the size
             penalty, in code bits per word. Defaults to `None`: no penalty.
         size_penalty: Non-negative float. Weight of the size penalty.
             Defaults to `1.0`.
-        embeddings_initializer: Initializer for the `embeddings` matrix of
-            the training form (see `keras.initializers`).
-        codebooks_initializer: Initializer for the codebooks (see
-            `keras.initializers`). Defaults to
-            `RandomUniform(minval=-0.01, maxval=0.01)`.
-        mask_zero: Boolean, whether or not the input value 0 is a special
-            "padding" value that should be masked out, as in
-            `keras.layers.Embedding`. If `True`, all subsequent layers in the
-            model need to support masking, and index 0 cannot be used in the
-            vocabulary (`input_dim` should equal size of vocabulary + 1).
-        learn_codes: Boolean. Whether the layer takes the training form,
-            which learns the codes and the lengths, instead of the frozen
-            form. Defaults to `True`.
-        train_embeddings: Boolean. Whether the `embeddings` of the training
-            form are trainable. Defaults to `True`.
-        hidden_units: Optional integer. Hidden units of the encoder.
-            Defaults to `max(code_lengths) * codebook_size // 2`.
-        temperature: Positive float. Initial Gumbel-softmax temperature (the
-            papers' tau) of the codes and of the lengths. Defaults to `1.0`.
-        seed: Integer, optional random seed for the Gumbel noise and the
-            initial random codes and lengths of the frozen form.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -132,14 +111,14 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
     >>> model.compile("adam", "mse")
     >>> input_array = np.random.randint(1000, size=(32, 10))
     >>> history = model.fit(input_array, np.ones((32, 1)), verbose=0)
-    >>> layer.freeze_codes()
-    >>> model.compile("adam", "mse")
-    >>> model.predict(input_array, verbose=0).shape
+    >>> frozen_model = keras_dccl.models.freeze_codes(model)
+    >>> frozen_model.compile("adam", "mse")
+    >>> frozen_model.predict(input_array, verbose=0).shape
     (32, 1)
 
-    `freeze_codes()` changes the layer in place, so a model that holds it
-    keeps working, but its variables change: call `model.compile()` again
-    (with a new optimizer) before `fit()`, `evaluate()` or `predict()`.
+    `keras_dccl.models.freeze_codes` returns a new model (given a layer, a
+    new layer) with the same inference outputs and leaves the original as
+    it is.
 
     Reference:
         - [Shu & Nakayama, "Compressing Word Embeddings via Deep
@@ -149,6 +128,8 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
           ACL 2020](https://aclanthology.org/2020.acl-main.364/)
     """
 
+    _default_learn_codes = True
+
     def __init__(
         self,
         input_dim,
@@ -157,31 +138,15 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
         codebook_size=16,
         target_bits_per_word=None,
         size_penalty=1.0,
-        embeddings_initializer="uniform",
-        codebooks_initializer=None,
-        mask_zero=False,
-        learn_codes=True,
-        train_embeddings=True,
-        hidden_units=None,
-        temperature=1.0,
-        seed=None,
         **kwargs,
     ):
         code_lengths = _check_code_lengths(code_lengths)
         super().__init__(
-            input_dim=input_dim,
-            output_dim=output_dim,
-            num_codebooks=max(code_lengths),
-            codebook_size=codebook_size,
-            embeddings_initializer=embeddings_initializer,
-            codebooks_initializer=codebooks_initializer,
-            mask_zero=mask_zero,
-            learn_codes=learn_codes,
-            train_embeddings=train_embeddings,
-            hidden_units=hidden_units,
-            temperature=temperature,
+            input_dim,
+            output_dim,
+            max(code_lengths),
+            codebook_size,
             straight_through=True,
-            seed=seed,
             **kwargs,
         )
         self.code_lengths = code_lengths
@@ -194,7 +159,7 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
             "size_penalty", size_penalty
         )
         # The lengths draw their own random numbers, not those of the codes.
-        self._length_seed = None if seed is None else seed + 1
+        self._length_seed = None if self.seed is None else self.seed + 1
         if self.learn_codes:
             self.seed_generator = keras.random.SeedGenerator(self._length_seed)
         # Row l: which codebooks a word of length `code_lengths[l]` uses,
@@ -299,7 +264,7 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
 
         In the frozen form, the stored `lengths`; in the training form, the
         choice of the largest length logit (the first on ties), which the
-        inference output uses and `freeze_codes()` would store.
+        inference output uses and `freeze_codes` would store.
 
         Returns:
             A uint8 NumPy array of shape `(input_dim,)`.
@@ -316,7 +281,7 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
         In the frozen form, the stored `codes`; in the training form, the
         hard codes the encoder gives the current embeddings, with the codes
         beyond each word's length (`compute_lengths()`) set to 0, as
-        `freeze_codes()` would store them.
+        `freeze_codes` would store them.
 
         Args:
             batch_size: Integer. Number of embeddings encoded at a time.

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -23,26 +25,88 @@ class RandomCodes(keras.initializers.Initializer):
         return ops.cast(codes, dtype)
 
 
+# The `Args` entries of the arguments both layers take, formatted into their
+# class docstrings by `shared_docstring`: `{learned}` names what the training
+# form learns, `{learn_codes}` is the class's default form.
+DIMENSION_ARGS = """\
+        input_dim: Integer. Size of the vocabulary, i.e. maximum integer
+            index + 1.
+        output_dim: Integer. Dimension of the embedding."""
+SHARED_ARGS = """\
+        codebook_size: Integer between 2 and 256. Number of vectors per
+            codebook (K); the codes are stored as uint8. Defaults to `16`.
+        embeddings_initializer: Initializer for the `embeddings` matrix of
+            the training form (see `keras.initializers`). Defaults to
+            `"uniform"`.
+        codebooks_initializer: Initializer for the codebooks (see
+            `keras.initializers`). Defaults to
+            `RandomUniform(minval=-0.01, maxval=0.01)`.
+        mask_zero: Boolean, whether or not the input value 0 is a special
+            "padding" value that should be masked out, as in
+            `keras.layers.Embedding`. If `True`, all subsequent layers in the
+            model need to support masking, and index 0 cannot be used in the
+            vocabulary (`input_dim` should equal size of vocabulary + 1).
+        learn_codes: Boolean. Whether the layer takes the training form,
+            which learns the {learned}, instead of the frozen form.
+            Defaults to `{learn_codes}`.
+        train_embeddings: Boolean. Whether the `embeddings` of the training
+            form are trainable. Defaults to `True`.
+        hidden_units: Optional integer. Hidden units of the encoder.
+            Defaults to half the number of codebooks times `codebook_size`.
+        temperature: Positive float. Initial Gumbel-softmax temperature (the
+            papers' tau) of the {learned}. Defaults to `1.0`.
+        seed: Integer, optional random seed for the Gumbel noise and the
+            initial random {learned} of the frozen form."""
+
+
+def shared_docstring(learned):
+    """Formats `DIMENSION_ARGS` and `SHARED_ARGS` into a class docstring.
+
+    Args:
+        learned: String. What the training form learns, e.g. `"codes"`.
+    """
+
+    def decorate(cls):
+        if cls.__doc__:  # None under `python -OO`.
+            shared = SHARED_ARGS.format(
+                learned=learned, learn_codes=cls._default_learn_codes
+            )
+            # The placeholders stand indented like the entries around them.
+            cls.__doc__ = cls.__doc__.format(
+                dimension_args=DIMENSION_ARGS.lstrip(),
+                shared_args=shared.lstrip(),
+            )
+        return cls
+
+    return decorate
+
+
 class CodeEmbeddingBase(keras.layers.Layer):
     """What the embeddings that store each word as codes have in common.
 
     Not a layer to use directly: `CodebookEmbedding` and
     `AdaptiveCodebookEmbedding` build on it. It holds the arguments both
-    take, the `decoder` sub-layer (the codebooks), and in the training form
+    take, with their defaults here and their docs in `SHARED_ARGS`, the
+    `decoder` sub-layer (the codebooks), and in the training form
     (`learn_codes=True`) the float `embeddings` and the `encoder` sub-layer
-    that turns them into codes. `freeze_codes()` turns the training form into
-    the frozen form in place.
+    that turns them into codes. `frozen_copy()` (which
+    `keras_dccl.models.freeze_codes` calls) makes the frozen form of a
+    training-form layer.
 
     A subclass declares:
+        - `_default_learn_codes`: the form it takes when `learn_codes` is
+          not given;
         - `_frozen_weights()`: `(name, shape, random_initializer)` of each
           uint8 weight of the frozen form;
         - `_frozen_values(batch_size)`: their values computed from the
           training form;
         - `_training_only`: the names of the attributes (weights, sub-layers,
           seed generators) that the frozen form drops;
-        - optionally `_add_weights()`: its own other weights.
+        - optionally `_add_weights()`: its own other weights, those of the
+          frozen form under the same names as in the training form.
     """
 
+    _default_learn_codes = False
     _training_only = ("embeddings", "encoder")
 
     def __init__(
@@ -51,18 +115,20 @@ class CodeEmbeddingBase(keras.layers.Layer):
         output_dim,
         num_codebooks,
         codebook_size,
-        embeddings_initializer,
-        codebooks_initializer,
-        mask_zero,
-        learn_codes,
-        train_embeddings,
-        hidden_units,
-        temperature,
-        straight_through,
-        seed,
+        embeddings_initializer="uniform",
+        codebooks_initializer=None,
+        mask_zero=False,
+        learn_codes=None,
+        train_embeddings=True,
+        hidden_units=None,
+        temperature=1.0,
+        straight_through=False,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if learn_codes is None:
+            learn_codes = self._default_learn_codes
         self.input_dim = check_integer("input_dim", input_dim)
         self.output_dim = check_integer("output_dim", output_dim)
         self.num_codebooks = check_integer("num_codebooks", num_codebooks)
@@ -80,6 +146,7 @@ class CodeEmbeddingBase(keras.layers.Layer):
         self.supports_masking = mask_zero
         self.learn_codes = bool(learn_codes)
         self.train_embeddings = bool(train_embeddings)
+        self.straight_through = bool(straight_through)
         self.seed = seed
         self.autocast = False
         self.decoder = CodebookDecoder(
@@ -150,23 +217,23 @@ class CodeEmbeddingBase(keras.layers.Layer):
         return {**base_config, **config}
 
     def freeze_codes(self, batch_size=4096):
-        """Turns the built training form into the frozen form, in place.
+        """Deprecated: use `keras_dccl.models.freeze_codes(layer_or_model)`.
 
-        Computes the codes (and whatever else the frozen form stores) of all
-        `input_dim` words from the training form, stores them in uint8
-        weights, removes the `embeddings` weight, the `encoder` sub-layer and
-        the other training-only parts, and sets `learn_codes` to `False`. The
-        inference outputs do not change, and the layer then saves and loads
-        as a frozen-form layer. Call `model.compile()` again (with a new
-        optimizer) before using a model that holds the layer.
+        That function returns a new frozen layer (or a new model) and
+        leaves this one as it is. This method, kept for one release, turns
+        the built training form into the frozen form in place, through
+        Keras internals: a model that holds the layer must be compiled
+        again (with a new optimizer) before it is used.
 
         Args:
             batch_size: Integer. Number of embeddings encoded at a time.
                 Defaults to `4096`.
         """
-        self._check_training_form("freeze_codes")
-        self._check_built("freeze_codes")
+        _deprecated("layer.freeze_codes()", "freeze_codes(layer_or_model)")
+        check_training_layer(self, "freeze_codes")
         values = self._frozen_values(batch_size)
+        # Keras has no public way to drop a built layer's variables and
+        # sub-layers: the new function makes a new layer instead.
         self._tracker.unlock()
         for name in self._training_only:
             part = getattr(self, name)
@@ -180,29 +247,12 @@ class CodeEmbeddingBase(keras.layers.Layer):
         self._tracker.lock()
 
     def warm_start(self, epochs=10, batch_size=128, verbose=0):
-        """Fits the training form to reproduce its own `embeddings`.
+        """Deprecated: use `keras_dccl.models.warm_start(layer)`.
 
-        Trains the encoder and the codebooks (and whatever else the layer
-        trains, such as the adaptive layer's code lengths and size penalty)
-        to minimise the squared error between each word's output and its
-        embedding, with the Gumbel-softmax temperature annealed from 1 to
-        0.1, while the embeddings stay as they are. Calling it on a layer
-        made with `from_pretrained` before training it for a task starts the
-        task from codes that approximate the pretrained vectors instead of
-        random ones: the first epochs then learn the task rather than wait
-        for the encoder to make its codes confident.
-
-        Args:
-            epochs: Integer. Passes over all `input_dim` words. Defaults to
-                `10`.
-            batch_size: Integer. Words per step. Defaults to `128`.
-            verbose: Verbosity of `keras.Model.fit`. Defaults to `0`.
-
-        Returns:
-            The `keras.callbacks.History` of the fit.
+        Kept for one release, with the same arguments and result.
         """
-        self._check_training_form("warm_start")
-        self._check_built("warm_start")
+        _deprecated("layer.warm_start()", "warm_start(layer)")
+        check_training_layer(self, "warm_start")
         epochs = check_integer("epochs", epochs)
         batch_size = check_integer("batch_size", batch_size)
 
@@ -235,7 +285,7 @@ class CodeEmbeddingBase(keras.layers.Layer):
 
         In the frozen form, the stored codes; in the training form, the hard
         codes the encoder gives the current embeddings (those the inference
-        output uses, and that `freeze_codes()` would store).
+        output uses, and that `freeze_codes` would store).
 
         Args:
             batch_size: Integer. Number of embeddings encoded at a time.
@@ -348,3 +398,58 @@ class CodeEmbeddingBase(keras.layers.Layer):
                 f"`{method}()` needs a built layer: call the layer or "
                 f"build it first. Received: built={self.built}"
             )
+
+
+def check_training_layer(layer, function):
+    """Raises unless `layer` is a built code embedding in the training form."""
+    if not isinstance(layer, CodeEmbeddingBase):
+        raise ValueError(
+            f"`{function}()` needs a CodebookEmbedding or "
+            "AdaptiveCodebookEmbedding layer. Received: "
+            f"layer={type(layer).__name__}"
+        )
+    layer._check_training_form(function)
+    layer._check_built(function)
+
+
+def frozen_copy(layer, batch_size=4096):
+    """Returns a new frozen-form layer with the inference outputs of `layer`.
+
+    The strip pattern: the new layer is made from `layer`'s config with
+    `learn_codes=False`, its codes (and whatever else the frozen form
+    stores) are computed from `layer`, and its other weights (codebooks,
+    exact rows, fallback) are copied from `layer`'s weights of the same
+    name. `layer` is not changed.
+
+    Args:
+        layer: A built training-form `CodebookEmbedding` or
+            `AdaptiveCodebookEmbedding`.
+        batch_size: Integer. Number of embeddings encoded at a time.
+            Defaults to `4096`.
+    """
+    check_training_layer(layer, "freeze_codes")
+    values = layer._frozen_values(batch_size)
+    config = {**layer.get_config(), "learn_codes": False}
+    frozen = layer.__class__.from_config(config)
+    frozen.build()
+    # Copies of the values, as in `get_weights()`: the two layers must not
+    # share a buffer (jax donates them to its training step).
+    kept = {_name_in(layer, weight): weight.numpy() for weight in layer.weights}
+    for weight in frozen.weights:
+        name = _name_in(frozen, weight)
+        weight.assign(values[name] if name in values else kept[name])
+    return frozen
+
+
+def _name_in(layer, weight):
+    """The path of `weight` below `layer`, e.g. `"decoder/codebooks"`."""
+    return weight.path[len(layer.path) + 1 :]
+
+
+def _deprecated(old, new):
+    warnings.warn(
+        f"`{old}` is deprecated and will be removed in the next release: "
+        f"use `keras_dccl.models.{new}` instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )

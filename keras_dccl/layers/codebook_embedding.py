@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_dccl.layers.code_embedding_base import CodeEmbeddingBase
 from keras_dccl.layers.code_embedding_base import RandomCodes
+from keras_dccl.layers.code_embedding_base import shared_docstring
 from keras_dccl.utils.argument_checks import check_integer
 from keras_dccl.utils.argument_checks import check_non_negative_float
 
@@ -43,6 +44,7 @@ def int4_rows(rows):
 
 
 @keras.saving.register_keras_serializable(package="keras_dccl")
+@shared_docstring(learned="codes")
 class CodebookEmbedding(CodeEmbeddingBase):
     """Compressed embedding: each word is a sum of vectors from codebooks.
 
@@ -65,40 +67,17 @@ class CodebookEmbedding(CodeEmbeddingBase):
     paper: it holds full float `embeddings`, which a `GumbelSoftmaxEncoder`
     sub-layer, `encoder`, turns into code distributions for the decoder.
     Training uses relaxed Gumbel-softmax codes; inference uses hard codes, so
-    its outputs equal those of the frozen form that `freeze_codes()` turns it
-    into. `from_pretrained()` builds it from existing word vectors.
+    its outputs equal those of the frozen form that
+    `keras_dccl.models.freeze_codes` makes of it. `from_pretrained()` builds
+    it from existing word vectors.
 
     Args:
-        input_dim: Integer. Size of the vocabulary, i.e. maximum integer
-            index + 1.
-        output_dim: Integer. Dimension of the embedding.
+        {dimension_args}
         num_codebooks: Integer. Number of codes per word (M).
             Defaults to `32`.
-        codebook_size: Integer between 2 and 256. Number of vectors per
-            codebook (K); the codes are stored as uint8. Defaults to `16`.
-        embeddings_initializer: Initializer for the `embeddings` matrix of
-            the training form (see `keras.initializers`).
-        codebooks_initializer: Initializer for the codebooks (see
-            `keras.initializers`). Defaults to
-            `RandomUniform(minval=-0.01, maxval=0.01)`.
-        mask_zero: Boolean, whether or not the input value 0 is a special
-            "padding" value that should be masked out, as in
-            `keras.layers.Embedding`. If `True`, all subsequent layers in the
-            model need to support masking, and index 0 cannot be used in the
-            vocabulary (`input_dim` should equal size of vocabulary + 1).
-        learn_codes: Boolean. Whether the layer takes the training form,
-            which learns the codes, instead of the frozen form.
-            Defaults to `False`.
-        train_embeddings: Boolean. Whether the `embeddings` of the training
-            form are trainable. Defaults to `True`.
-        hidden_units: Optional integer. Hidden units of the encoder.
-            Defaults to `num_codebooks * codebook_size // 2`.
-        temperature: Positive float. Initial Gumbel-softmax temperature (the
-            paper's tau) of the encoder. Defaults to `1.0`.
+        {shared_args}
         straight_through: Boolean. Whether the encoder uses straight-through
             one-hot codes in training. Defaults to `False`.
-        seed: Integer, optional random seed for the initial random codes and
-            the Gumbel noise.
         reconstruction_weight: Non-negative float. In the training form, the
             weight of a reconstruction loss added to the model's loss: the
             mean over the looked-up words of the squared distance between a
@@ -166,12 +145,12 @@ class CodebookEmbedding(CodeEmbeddingBase):
     model = keras.Model(word_ids, layer(word_ids))
     model.compile("adam", "mse")
     model.fit(np.arange(len(vectors)), vectors, batch_size=128, epochs=10)
-    layer.freeze_codes()
+    frozen_layer = keras_dccl.models.freeze_codes(layer)
     ```
 
-    `freeze_codes()` changes the layer in place, so a model that holds it
-    keeps working, but its variables change: call `model.compile()` again
-    (with a new optimizer) before `fit()`, `evaluate()` or `predict()`.
+    `keras_dccl.models.freeze_codes` returns a new layer (given a model, a
+    new model, to compile before fitting it) and leaves the original as it
+    is.
 
     Reference:
         - [Shu & Nakayama, "Compressing Word Embeddings via Deep
@@ -185,15 +164,6 @@ class CodebookEmbedding(CodeEmbeddingBase):
         output_dim,
         num_codebooks=32,
         codebook_size=16,
-        embeddings_initializer="uniform",
-        codebooks_initializer=None,
-        mask_zero=False,
-        learn_codes=False,
-        train_embeddings=True,
-        hidden_units=None,
-        temperature=1.0,
-        straight_through=False,
-        seed=None,
         reconstruction_weight=0.0,
         exact_rows=0,
         exact_rows_dtype="int8",
@@ -207,22 +177,8 @@ class CodebookEmbedding(CodeEmbeddingBase):
             )
         self.exact_rows_dtype = exact_rows_dtype
         super().__init__(
-            input_dim=input_dim,
-            output_dim=output_dim,
-            num_codebooks=num_codebooks,
-            codebook_size=codebook_size,
-            embeddings_initializer=embeddings_initializer,
-            codebooks_initializer=codebooks_initializer,
-            mask_zero=mask_zero,
-            learn_codes=learn_codes,
-            train_embeddings=train_embeddings,
-            hidden_units=hidden_units,
-            temperature=temperature,
-            straight_through=straight_through,
-            seed=seed,
-            **kwargs,
+            input_dim, output_dim, num_codebooks, codebook_size, **kwargs
         )
-        self.straight_through = bool(straight_through)
         self.reconstruction_weight = check_non_negative_float(
             "reconstruction_weight", reconstruction_weight
         )
