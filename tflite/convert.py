@@ -58,11 +58,11 @@ Validation ids: the --representative ids when given (at most the first
 input shape (a dynamic length becomes --sequence-length, or {random_length}).
 
 Tolerances, on max |LiteRT - reference| as a share of max |reference|
-(--tolerance overrides them): {tolerances}; for
-full_int8 (and edgetpu) the argmax over the last axis must also agree on at
-least {agreement:.0%} of the rows. The reference is the float32 Keras model, \
-so the
-difference includes the quantization error.
+(--tolerance overrides them):
+{tolerances}.
+For full_int8 (and edgetpu) the argmax over the last axis must also agree on
+at least {agreement:.0%} of the rows. The reference is the float32 Keras
+model, so the difference includes the quantization error.
 
 Exit status: 0 converted and validated; 1 converted, but the validation
 failed (the file is kept, to inspect); 2 bad input (one-line reason).
