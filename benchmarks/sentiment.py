@@ -214,7 +214,7 @@ def train_tuned(
         layer.embeddings.assign(baseline_layer.embeddings)
         keras.utils.set_random_seed(seed)
     if warm_start_epochs:
-        layer.warm_start(warm_start_epochs)
+        keras_dccl.models.warm_start(layer, epochs=warm_start_epochs)
     model = example.build_classifier(layer)
     schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
     if baseline is not None:
@@ -222,9 +222,9 @@ def train_tuned(
             if target is not layer:
                 target.set_weights(source.get_weights())
     example.train(model, splits, epochs, callbacks=[schedule], monitor=monitor)
-    layer.freeze_codes()
+    model = keras_dccl.models.freeze_codes(model)
     example.train(model, splits, max(1, epochs // 2), monitor=monitor)
-    return model, layer
+    return model, model.get_layer(layer.name)
 
 
 def main(argv=None):

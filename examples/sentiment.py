@@ -22,7 +22,8 @@ snippets (Pang & Lee: 12,808 sentences labelled fresh or rotten):
    the GloVe vectors and warm-started to reproduce them, learns its codes and
    codebooks from the classification loss (Shu & Nakayama, ICLR 2018), with
    the Gumbel-softmax temperature annealed by `TemperatureSchedule`; then
-   `freeze_codes()` and a short fine-tuning of the codebooks and classifier.
+   `freeze_codes()` makes the model with frozen codes, and a short
+   fine-tuning trains its codebooks and classifier.
 4. Adaptive codes: `AdaptiveCodebookEmbedding` lets each word choose its
    code length among 0, 2, 4, 8 and 16 codebooks, also from the task loss,
    under a size penalty (after Kim, Kim & Lee, ACL 2020).
@@ -175,9 +176,10 @@ the vocabulary that fit the codes to reproduce the GloVe vectors. Without
 it the encoder's first codes are random, and at a temperature near 1 the
 Gumbel noise drowns them: the classifier stays at the majority class for
 the first four epochs. Training for the task then anneals the
-temperature from 1 to 0.1 over 12 epochs, and freezes the codes: the layer
-keeps uint8 codes and trainable codebooks, and a few more epochs fine-tune
-the codebooks and the classifier around the frozen codes.
+temperature from 1 to 0.1 over 12 epochs. `freeze_codes(model)` returns a
+new model whose layer keeps uint8 codes and trainable codebooks (the
+trained model stays as it is), and a few more epochs fine-tune the
+codebooks and the classifier around the frozen codes.
 
 The recipe was chosen on a development split, never on the test split;
 `docs/sentiment_protocol.md` lists the alternatives tried, which
@@ -229,13 +231,13 @@ def train_variant(kind, table, splits, seed, num_codebooks=NUM_CODEBOOKS):
         )
     else:
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
-    layer.warm_start(WARM_START_EPOCHS)
+    keras_dccl.models.warm_start(layer, epochs=WARM_START_EPOCHS)
     model = build_classifier(layer)
     schedule = keras_dccl.TemperatureSchedule(1.0, 0.1, epochs=12)
     train(model, splits, EPOCHS, callbacks=[schedule])
-    layer.freeze_codes()
+    model = keras_dccl.models.freeze_codes(model)
     train(model, splits, EPOCHS // 2)
-    return model, layer
+    return model, model.get_layer(layer.name)
 
 
 # Variant name -> `train_variant` arguments.
