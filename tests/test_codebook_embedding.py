@@ -46,6 +46,17 @@ def reference_embeddings(codes, codebooks, ids):
     )
 
 
+def pretrained(vectors, train_embeddings, **options):
+    """A training-form layer of the test's shape from `vectors`."""
+    return CodebookEmbedding.from_pretrained(
+        vectors,
+        num_codebooks=NUM_CODEBOOKS,
+        codebook_size=CODEBOOK_SIZE,
+        train_embeddings=train_embeddings,
+        **options,
+    )
+
+
 def squared_error(outputs, vectors):
     return np.mean(np.square(keras.ops.convert_to_numpy(outputs) - vectors))
 
@@ -208,13 +219,7 @@ class CodebookEmbeddingTest(LayerTestCase):
         )
         ids = np.arange(64, dtype="int32")
         for train_embeddings in (False, True):
-            layer = CodebookEmbedding.from_pretrained(
-                vectors,
-                num_codebooks=NUM_CODEBOOKS,
-                codebook_size=CODEBOOK_SIZE,
-                train_embeddings=train_embeddings,
-                seed=2,
-            )
+            layer = pretrained(vectors, train_embeddings, seed=2)
             before = squared_error(layer(ids), vectors)
             history = warm_start(layer, epochs=40, batch_size=8)
             after = squared_error(layer(ids), vectors)
@@ -239,14 +244,7 @@ class CodebookEmbeddingTest(LayerTestCase):
             {"exact_rows": 3, "exact_rows_dtype": "int4"},
         ):
             with self.subTest(**options):
-                layer = CodebookEmbedding.from_pretrained(
-                    vectors,
-                    num_codebooks=NUM_CODEBOOKS,
-                    codebook_size=CODEBOOK_SIZE,
-                    train_embeddings=True,
-                    seed=1,
-                    **options,
-                )
+                layer = pretrained(vectors, True, seed=1, **options)
                 if options:
                     layer.set_exact_rows([0, 4, 7], vectors[[0, 4, 7]])
                 classifier(layer).fit(
