@@ -8,6 +8,8 @@ import unittest
 import keras
 import numpy as np
 
+from keras_dccl.utils.model_layers import model_layers
+
 
 class LayerTestCase(unittest.TestCase):
     """`unittest.TestCase` with `run_layer_test()` and NumPy assertions."""
@@ -187,11 +189,11 @@ class LayerTestCase(unittest.TestCase):
 def seed_generators(layer):
     """The seed generators of `layer` and its sub-layers, once each.
 
-    As Keras's own test utilities count them (through `_flatten_layers` and
-    `_seed_generators`, Keras internals: there is no public way).
+    As Keras's own test utilities count them (through `_seed_generators`, a
+    Keras internal: there is no public way), over the package's layer walk.
     """
     found = {}
-    for sublayer in layer._flatten_layers(include_self=True, recursive=True):
+    for sublayer in [layer, *model_layers(layer)]:
         for generator in sublayer._seed_generators:
             found[id(generator)] = generator
     return list(found.values())
