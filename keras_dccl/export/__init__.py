@@ -11,6 +11,7 @@ from keras_dccl.export.export_litert import export_litert
 from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.export_litert import exported_id_order
 from keras_dccl.export.export_litert import strip_codebook_embeddings
+from keras_dccl.export.export_options import check_export_options
 from keras_dccl.export.litert_runner import LiteRTRunner
 from keras_dccl.export.text_to_ids import text_interpreter
 from keras_dccl.export.tflite_file import TFLiteFile
@@ -20,11 +21,13 @@ __all__ = [
     "LiteRTRunner",
     "TFLiteFile",
     "check_edgetpu",
+    "check_export_options",
+    "export_and_verify",
     "export_edgetpu",
-    "run_edgetpu_split",
     "export_litert",
     "export_lookup",
     "exported_id_order",
+    "run_edgetpu_split",
     "strip_codebook_embeddings",
     "text_interpreter",
 ]
