@@ -272,6 +272,31 @@ def test_distill_lowers_distance_to_teacher(start):
     factor = 0.97 if start == "compressed" else 0.6
     assert distance(student, teacher, inputs) < factor * before
     assert history["best_val_loss"] == min(history["val_loss"])
+    assert history["best_val_loss"] < history["start_val_loss"]
+
+
+def test_distill_keeps_the_start_when_no_epoch_beats_it():
+    teacher, student = teacher_and_student()
+    inputs = two_inputs(rows=128)
+    start = [w.copy() for w in student.get_weights()]
+    before = distance(student, teacher, inputs)
+    # A step far too large: every epoch ends worse than the start.
+    history = keras_dccl.distill(
+        student,
+        teacher,
+        inputs,
+        output="vectors",
+        optimizer=keras.optimizers.SGD(1e3),
+        epochs=3,
+        patience=1,
+        verbose=0,
+    )
+    assert min(history["val_loss"]) > history["start_val_loss"]
+    assert history["best_epoch"] == -1 and history["stopped_early"]
+    assert history["best_val_loss"] == history["start_val_loss"]
+    for value, original in zip(student.get_weights(), start):
+        np.testing.assert_array_equal(value, original)
+    assert distance(student, teacher, inputs) == before
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -488,7 +513,8 @@ def test_int4_exact_rows_round_within_half_a_step():
     np.testing.assert_allclose(
         table[ids], decoded[ids] + values[:3] * row_scales[:, None], atol=1e-6
     )
-    assert np.all(np.abs(table[ids] - vectors) <= row_scales[:, None] / 2 + 1e-6)
+    error = np.abs(table[ids] - vectors)
+    assert np.all(error <= row_scales[:, None] / 2 + 1e-6)
     others = np.setdiff1d(np.arange(50), ids)
     np.testing.assert_allclose(table[others], decoded[others], atol=1e-6)
     with pytest.raises(ValueError, match="exact_rows_dtype"):
@@ -634,9 +660,9 @@ def test_int4_exact_rows_export_as_the_layer_rounds_them(tmp_path):
     _, scales = quantize_codebooks(layer.compute_codebooks())
     difference = np.abs(got - student.predict(ids, verbose=0)).max()
     assert difference <= scales.sum() / 2 + 1e-5
-    from keras_dccl.export import TFLiteModel
+    from keras_dccl.export import TFLiteFile
 
-    breakdown = TFLiteModel(path).size_breakdown()
+    breakdown = TFLiteFile(path).size_breakdown()
     # The packed codes, the int16 row index, the packed rows (1,201 x D / 2)
     # and their scale index.
     assert breakdown["codes"] == (

@@ -46,10 +46,12 @@ def distill(
     `layer.trainable = False` on the layers to keep (for example every
     layer but the embedding, to learn the codebooks alone).
 
-    The last `validation_split` of the inputs is held out. After each epoch
-    the student's validation loss decides early stopping (`patience`
-    epochs without improvement), and the student ends with the weights of
-    its best epoch. With `checkpoint_dir`, the job saves after every epoch
+    The last `validation_split` of the inputs is held out. The student's
+    validation loss is measured before training and after each epoch; it
+    decides early stopping (`patience` epochs without improvement), and the
+    student ends with the weights of its best epoch, or those it started
+    with if no epoch did better (so that distillation never returns a
+    student worse on the validation slice than the one it was given). With `checkpoint_dir`, the job saves after every epoch
     all its state (every variable of the student and its optimizer, seed
     generators included, the best weights and the history); called again
     with the same arguments, it resumes where it stopped and ends with
@@ -90,9 +92,11 @@ def distill(
             student. Their rates are restored when `distill` returns.
 
     Returns:
-        A dict: `"loss"` and `"val_loss"` per epoch, `"best_epoch"` (from
-        0), `"best_val_loss"`, `"stopped_early"` and `"seconds"` (the
-        wall time of the epochs, those of interrupted runs included).
+        A dict: `"loss"` and `"val_loss"` per epoch, `"start_val_loss"`
+        (before training), `"best_epoch"` (from 0; -1 when no epoch beat
+        the start, whose weights are kept), `"best_val_loss"`,
+        `"stopped_early"` and `"seconds"` (the wall time of the epochs,
+        those of interrupted runs included).
     """
     epochs = check_integer("epochs", epochs)
     batch_size = check_integer("batch_size", batch_size)
@@ -151,16 +155,24 @@ def distill(
         _fingerprint(size, output, loss, epochs, batch_size, seed, model),
         verbose,
     )
-    state = job.restore() or {
-        "epoch": 0,
-        "loss": [],
-        "val_loss": [],
-        "best_epoch": -1,
-        "best_val_loss": None,
-        "best_weights": None,
-        "stopped_early": False,
-        "seconds": 0.0,
-    }
+    state = job.restore()
+    if state is None:
+        # The start is the first candidate: an epoch must beat it.
+        start_val_loss = _evaluate(model, validation_data, batch_size)
+        if verbose:
+            print(f"Before distillation: val_loss {start_val_loss:.4g}")
+        state = {
+            "epoch": 0,
+            "loss": [],
+            "val_loss": [],
+            "start_val_loss": start_val_loss,
+            "best_epoch": -1,
+            "best_val_loss": start_val_loss,
+            "best_weights": model.get_weights(),
+            "stopped_early": False,
+            "seconds": 0.0,
+        }
+        job.save(state)
     rates = {} if dropout else _switch_off_dropout(model)
     try:
         while state["epoch"] < epochs and not state["stopped_early"]:
@@ -182,8 +194,7 @@ def distill(
             state["loss"].append(float(history["loss"][-1]))
             val_loss = float(history["val_loss"][-1])
             state["val_loss"].append(val_loss)
-            best = state["best_val_loss"]
-            if best is None or val_loss < best:
+            if val_loss < state["best_val_loss"]:
                 state.update(best_epoch=epoch, best_val_loss=val_loss)
                 state["best_weights"] = model.get_weights()
             elif epoch - state["best_epoch"] >= patience:
@@ -196,16 +207,30 @@ def distill(
             layer.rate = rate
     model.set_weights(state["best_weights"])
     return {
-        key: state[key]
+        key: state.get(key)
         for key in (
             "loss",
             "val_loss",
+            "start_val_loss",
             "best_epoch",
             "best_val_loss",
             "stopped_early",
             "seconds",
         )
     }
+
+
+def _evaluate(model, validation_data, batch_size):
+    inputs, targets, weights = validation_data
+    return float(
+        model.evaluate(
+            inputs,
+            targets,
+            sample_weight=weights,
+            batch_size=batch_size,
+            verbose=0,
+        )
+    )
 
 
 def _switch_off_dropout(model):
