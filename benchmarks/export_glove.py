@@ -228,8 +228,8 @@ def export_all(models, directory):
     import keras
     import tensorflow as tf
 
-    from keras_dccl.export import export_litert
     from keras_dccl.export import TFLiteFile
+    from keras_dccl.export import export_litert
 
     builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     paths = {name: os.path.join(directory, f"{name}.tflite") for name in MODELS}

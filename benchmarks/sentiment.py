@@ -216,7 +216,9 @@ def train_tuned(
     if warm_start_epochs:
         keras_dccl.models.warm_start(layer, epochs=warm_start_epochs)
     model = example.build_classifier(layer)
-    schedule = keras_dccl.TemperatureSchedule(start_temperature, 0.1, epochs=12)
+    schedule = keras_dccl.callbacks.TemperatureSchedule(
+        start_temperature, 0.1, epochs=12
+    )
     if baseline is not None:
         for target, source in zip(model.layers, baseline.layers):
             if target is not layer:
@@ -268,7 +270,7 @@ def main(argv=None):
     if args.list_splits:
         import keras_dccl
 
-        count = len(keras_dccl.load_rotten_tomatoes()[0])
+        count = len(keras_dccl.readers.load_rotten_tomatoes()[0])
         splits = {
             fold: {
                 name: indices.tolist()

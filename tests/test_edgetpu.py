@@ -7,13 +7,13 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_dccl import cli
+from keras_dccl.export import TFLiteFile
+from keras_dccl.export import check_edgetpu
+from keras_dccl.export import export_edgetpu
+from keras_dccl.export import export_litert
+from keras_dccl.export import run_edgetpu_split
 from keras_dccl.export.edgetpu import EDGETPU_OPS
-from keras_dccl.export.edgetpu import check_edgetpu
-from keras_dccl.export.edgetpu import export_edgetpu
 from keras_dccl.export.edgetpu import format_problems
-from keras_dccl.export.edgetpu import run_edgetpu_split
-from keras_dccl.export.export_litert import export_litert
-from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
 
 LENGTH = 12
@@ -77,7 +77,7 @@ def test_accelerator_passes_and_is_full_int8(trained):
     path = directory / "accelerator.tflite"
     assert check_edgetpu(path) == []
     assert format_problems([]) == "passes the static Edge TPU check"
-    model = TFLiteModel(path)
+    model = TFLiteFile(path)
     assert set(model.op_names) <= EDGETPU_OPS
     assert model.operators[0].name == "FULLY_CONNECTED"
     (histogram,) = model.inputs
@@ -236,7 +236,7 @@ def test_mean_embedding_model(tmp_path):
     model.build((None, LENGTH))
     ids, _ = token_data(50, seed=6)
     export_edgetpu(model, tmp_path, LENGTH, ids)
-    accelerator = TFLiteModel(tmp_path / "accelerator.tflite")
+    accelerator = TFLiteFile(tmp_path / "accelerator.tflite")
     assert [op.name for op in accelerator.operators] == ["FULLY_CONNECTED"]
     assert check_edgetpu(tmp_path / "accelerator.tflite") == []
     result = run_edgetpu_split(tmp_path, ids)

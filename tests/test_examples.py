@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from keras_dccl.export.tflite_model import TFLiteModel
-from keras_dccl.text.word_tokenizer import WordTokenizer
+from keras_dccl.export import TFLiteFile
+from keras_dccl.text import WordTokenizer
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
@@ -46,7 +46,7 @@ def test_sentiment_example_runs(tmp_path):
     assert float(exported.group(3)) < 0.05
     # The files the browser and Android demos load.
     tokenizer = WordTokenizer(tmp_path / "vocabulary.txt")
-    model = TFLiteModel(tmp_path / "sentiment.tflite")
+    model = TFLiteFile(tmp_path / "sentiment.tflite")
     assert model.inputs[0].shape_signature == (1, 64)
     assert tokenizer.vocabulary_size > 1000
     for plot in ("accuracy_vs_bytes.png", "length_vs_frequency.png"):

@@ -4,16 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dccl.export.export_litert import export_litert
+from keras_dccl.export import LiteRTRunner
+from keras_dccl.export import TFLiteFile
+from keras_dccl.export import export_litert
 from keras_dccl.export.export_litert import exported_id_order
 from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
-from keras_dccl.export.litert_runner import LiteRTRunner
-from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.adaptive_codebook_embedding import (
     AdaptiveCodebookEmbedding,
 )
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
-from keras_dccl.text.word_tokenizer import WordTokenizer
+from keras_dccl.text import WordTokenizer
 
 LENGTH = 12
 
@@ -123,7 +123,7 @@ def test_structure_and_size_within_information_bound(tmp_path):
     path = export_litert(
         lookup_model(layer), tmp_path / "m.tflite", vocabulary=tokens(num_words)
     )
-    model = TFLiteModel(path)
+    model = TFLiteFile(path)
     lengths = np.asarray(layer.code_lengths)[layer.compute_lengths()]
     counts = {n: int(np.sum(lengths[2:] == n)) for n in layer.code_lengths}
     code_tables = sorted(

@@ -4,18 +4,18 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from text_data import encode
 
-from keras_dccl.compressed_embedding import CompressedEmbedding
+from keras_dccl.compressed_table import CompressedTable
 from keras_dccl.compression.compress import compress
-from keras_dccl.export.export_litert import export_litert
+from keras_dccl.export import LiteRTRunner
+from keras_dccl.export import TFLiteFile
+from keras_dccl.export import export_litert
 from keras_dccl.export.export_litert import export_lookup
 from keras_dccl.export.export_litert import strip_codebook_embeddings
 from keras_dccl.export.litert_codebook_embedding import pair_codebooks
 from keras_dccl.export.litert_codebook_embedding import quantize_codebooks
-from keras_dccl.export.litert_runner import LiteRTRunner
-from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
-from keras_dccl.readers.glove_package import load_glove_package
-from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
+from keras_dccl.readers import load_glove_package
+from keras_dccl.readers import load_rotten_tomatoes
 
 LENGTH = 12
 
@@ -77,7 +77,7 @@ def test_conv_functional_model_exports(tmp_path):
 @pytest.fixture(scope="module")
 def compressed():
     rng = np.random.default_rng(0)
-    return CompressedEmbedding(
+    return CompressedTable(
         rng.integers(0, 16, (2000, 32)).astype(np.uint8),
         rng.standard_normal((32, 16, 24)).astype(np.float32),
     )
@@ -107,7 +107,7 @@ def test_lookup_float_codebooks(tmp_path, compressed, quantize, dtype, atol):
     result = run_tflite(path, ids)
     expected = compressed.reconstruct(ids.ravel()).reshape(result.shape)
     np.testing.assert_allclose(result, expected, atol=atol)
-    model = TFLiteModel(path)
+    model = TFLiteFile(path)
     (codebooks,) = [
         t for t in model.tensors if t.shape == (512, 24) and t.constant_bytes
     ]
@@ -122,12 +122,12 @@ def test_structure_codes_uint8_codebooks_int8_builtins_only(
     tmp_path, codebook_size, packed_shape
 ):
     rng = np.random.default_rng(1)
-    compressed = CompressedEmbedding(
+    compressed = CompressedTable(
         rng.integers(0, codebook_size, (2000, 32)).astype(np.uint8),
         rng.standard_normal((32, codebook_size, 24)).astype(np.float32),
     )
     path = export_lookup(compressed, tmp_path / "l.tflite")
-    model = TFLiteModel(path)
+    model = TFLiteFile(path)
     tables = {t.dtype: t for t in model.tensors if t.constant_bytes > 1000}
     assert tables["UINT8"].shape == packed_shape
     assert tables["INT8"].shape == (32 * codebook_size, 24)
@@ -138,14 +138,14 @@ def test_structure_codes_uint8_codebooks_int8_builtins_only(
 def test_embedding_part_within_information_bound(tmp_path):
     num_words, num_codebooks, codebook_size, dim = 20000, 32, 16, 50
     rng = np.random.default_rng(2)
-    compressed = CompressedEmbedding(
+    compressed = CompressedTable(
         rng.integers(0, 16, (num_words, num_codebooks)).astype(np.uint8),
         rng.standard_normal((num_codebooks, codebook_size, dim)).astype(
             np.float32
         ),
     )
     path = export_lookup(compressed, tmp_path / "l.tflite")
-    sizes = TFLiteModel(path).size_breakdown()
+    sizes = TFLiteFile(path).size_breakdown()
     bound = (
         num_words * num_codebooks * np.log2(codebook_size) / 8
         + num_codebooks * codebook_size * dim
@@ -160,9 +160,9 @@ def test_fixed_and_dynamic_shapes(tmp_path, compressed):
     fixed = export_lookup(
         compressed, tmp_path / "f.tflite", sequence_length=LENGTH, batch_size=1
     )
-    assert TFLiteModel(fixed).inputs[0].shape_signature == (1, LENGTH)
+    assert TFLiteFile(fixed).inputs[0].shape_signature == (1, LENGTH)
     dynamic = export_lookup(compressed, tmp_path / "d.tflite")
-    assert TFLiteModel(dynamic).inputs[0].shape_signature == (-1, -1)
+    assert TFLiteFile(dynamic).inputs[0].shape_signature == (-1, -1)
     interpreter = Interpreter(model_path=str(dynamic))
     ids = random_ids(2000, rows=3)
     detail = interpreter.get_input_details()[0]
@@ -197,7 +197,7 @@ def test_full_int8_agrees_on_real_sentences(tmp_path):
         batch_size=1,
         representative_inputs=ids[6000:6300],
     )
-    model_file = TFLiteModel(path)
+    model_file = TFLiteFile(path)
     assert model_file.outputs[0].dtype == "INT8"
     float_ops = {
         model_file.operators[i].name
@@ -248,7 +248,7 @@ def test_codebook_pairs_match_keras(tmp_path, num_codebooks, codebook_size):
         run_tflite(path, ids), model.predict(ids, verbose=0), atol=1e-5
     )
     # One gather of a byte table, then of the pair table: no unpacking.
-    tflite = TFLiteModel(path)
+    tflite = TFLiteFile(path)
     assert "FLOOR_MOD" not in tflite.op_names
     tables = sorted(t.shape for t in tflite.tensors if t.constant_bytes > 500)
     pairs = (num_codebooks + 1) // 2
@@ -267,7 +267,7 @@ def test_codebook_pairs_int8_within_rounding_bound(tmp_path):
     inputs = random_ids(500)
     error = np.abs(run_tflite(path, inputs) - model.predict(inputs))
     assert 0 < error.max() <= scales.sum() / 2 + 1e-6
-    sizes = TFLiteModel(path).size_breakdown()
+    sizes = TFLiteFile(path).size_breakdown()
     assert sizes["codes"] == 500 * 4 and sizes["codebooks"] == 4 * 256 * 16
 
 

@@ -81,7 +81,8 @@ def test_shortcuts_are_the_names_of_their_package(name, package):
     import keras_dccl
 
     value = getattr(keras_dccl, name)
-    assert value is getattr(importlib.import_module(f"keras_dccl.{package}"), name)
+    module = importlib.import_module(f"keras_dccl.{package}")
+    assert value is getattr(module, name)
     assert value.__name__ == name
     assert name in keras_dccl.__all__
     assert name in dir(keras_dccl)

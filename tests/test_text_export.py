@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dccl.export.export_litert import export_litert
-from keras_dccl.export.litert_runner import LiteRTRunner
+from keras_dccl.export import LiteRTRunner
+from keras_dccl.export import TFLiteFile
+from keras_dccl.export import export_litert
+from keras_dccl.export import text_interpreter
 from keras_dccl.export.text_to_ids import TEXT_CUSTOM_OPS
 from keras_dccl.export.text_to_ids import TextToIds
-from keras_dccl.export.text_to_ids import text_interpreter
-from keras_dccl.export.tflite_model import TFLiteModel
 from keras_dccl.layers.codebook_embedding import CodebookEmbedding
-from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
-from keras_dccl.text.word_tokenizer import WordTokenizer
+from keras_dccl.readers import load_rotten_tomatoes
+from keras_dccl.text import WordTokenizer
 
 LENGTH = 24
 CONVERT_SCRIPT = os.path.join(
@@ -103,14 +103,14 @@ def test_text_model_matches_ids_model_and_keras(
             atol=1e-5,
         )
 
-    text_model = TFLiteModel(text_path)
+    text_model = TFLiteFile(text_path)
     (text_input,) = text_model.inputs
     assert text_input.dtype == "STRING"
     assert text_input.shape_signature == (batch_size or -1,)
     custom = [name for name in text_model.op_names if "CUSTOM" in name]
     assert custom == [f"CUSTOM:{op}" for op in TEXT_CUSTOM_OPS]
     assert not [name for name in text_model.op_names if "Flex" in name]
-    ids_model = TFLiteModel(ids_path)
+    ids_model = TFLiteFile(ids_path)
     assert set(text_model.op_names) - set(ids_model.op_names) <= {
         *custom,
         "CONCATENATION",
@@ -219,7 +219,7 @@ def test_convert_script_text_input(tmp_path, capsys, tokenizer):
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert ": ok" in out and "FAILED" not in out and "tokenizer" in out
-    assert TFLiteModel(output).inputs[0].dtype == "STRING"
+    assert TFLiteFile(output).inputs[0].dtype == "STRING"
     output.unlink()
     for flags, message in [
         (["--text-input", "missing.txt"], "missing.txt"),

@@ -1,6 +1,6 @@
 """Ids of real sentences for the export tests.
 
-The sentences come from `keras_dccl.load_rotten_tomatoes()`. Tokens are
+The sentences come from `keras_dccl.readers.load_rotten_tomatoes()`. Tokens are
 lowercased words and punctuation, as in GloVe's vocabulary.
 """
 

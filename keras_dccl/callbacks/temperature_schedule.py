@@ -49,7 +49,7 @@ class TemperatureSchedule(keras.callbacks.Callback):
     ...     np.random.randint(100, size=(32, 10)),
     ...     np.ones((32, 1)),
     ...     epochs=3,
-    ...     callbacks=[keras_dccl.TemperatureSchedule(1.0, 0.25)],
+    ...     callbacks=[keras_dccl.callbacks.TemperatureSchedule(1.0, 0.25)],
     ...     verbose=0,
     ... )
     >>> [round(value, 2) for value in history.history["temperature"]]

@@ -48,7 +48,7 @@ class AdaptiveCodebookEmbedding(CodeEmbeddingBase):
 
     The temperature of the length sample is held in a non-trainable float32
     weight, `length_temperature`, as the encoder's is in
-    `encoder.temperature`; `keras_dccl.TemperatureSchedule` anneals
+    `encoder.temperature`; `keras_dccl.callbacks.TemperatureSchedule` anneals
     both.
 
     With `target_bits_per_word`, the layer adds the loss

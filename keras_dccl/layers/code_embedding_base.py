@@ -315,8 +315,8 @@ class CodeEmbeddingBase(keras.layers.Layer):
             In the training form, once the layer is built, the encoder's
             `temperature` (and the adaptive layer's `length_temperature`);
             `[]` in the frozen form or before the layer is built.
-            `keras_dccl.TemperatureSchedule` assigns every variable that the
-            layers of a model return here.
+            `keras_dccl.callbacks.TemperatureSchedule` assigns every
+            variable that the layers of a model return here.
         """
         if not (self.built and self.learn_codes):
             return []

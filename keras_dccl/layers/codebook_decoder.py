@@ -50,7 +50,7 @@ class CodebookDecoder(keras.layers.Layer):
 
     Example:
 
-    >>> decoder = keras_dccl.CodebookDecoder(
+    >>> decoder = keras_dccl.layers.CodebookDecoder(
     ...     num_codebooks=8, codebook_size=16, output_dim=300)
     >>> codes = np.random.randint(0, 16, size=(4, 8))
     >>> keras.ops.shape(decoder(codes))

@@ -68,7 +68,7 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
 
     Example:
 
-    >>> encoder = keras_dccl.GumbelSoftmaxEncoder(
+    >>> encoder = keras_dccl.layers.GumbelSoftmaxEncoder(
     ...     num_codebooks=8, codebook_size=16)
     >>> vectors = np.random.rand(4, 300).astype("float32")
     >>> keras.ops.shape(encoder(vectors))
@@ -185,8 +185,8 @@ class GumbelSoftmaxEncoder(keras.layers.Layer):
 
         Returns:
             `[encoder.temperature]` once the layer is built, `[]` before.
-            `keras_dccl.TemperatureSchedule` assigns every variable that the
-            layers of a model return here.
+            `keras_dccl.callbacks.TemperatureSchedule` assigns every
+            variable that the layers of a model return here.
         """
         return [self.temperature] if self.built else []
 
