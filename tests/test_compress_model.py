@@ -596,11 +596,9 @@ def test_keras_file_loads_after_import_keras_dccl(tmp_path):
     assert result.stdout.strip() == "CodebookEmbedding"
 
 
-@tensorflow_only
-def test_many_exact_rows_export_with_dynamic_range(tmp_path):
-    # Over 1,024 values per table, so TFLite's dynamic-range quantization
-    # would requantize any float table of the lookup: the error stays
-    # within the int8 bounds.
+def export_many_exact_rows(tmp_path, exact_rows_dtype):
+    """A 3,000-word student with 1,200 exact rows, exported with dynamic
+    range: the student, its file's outputs and Keras's on the same ids."""
     keras.utils.set_random_seed(7)
     model = keras.Sequential(
         [keras.Input((LENGTH,), dtype="int32"),
@@ -608,9 +606,9 @@ def test_many_exact_rows_export_with_dynamic_range(tmp_path):
     )  # fmt: skip
     weights = np.random.default_rng(0).random(3000)
     student = keras_dccl.compress_model(
-        model, weights=weights, exact_rows=1200, verbose=0, **OPTIONS
-    )
-    layer = student.layers[0]
+        model, weights=weights, exact_rows=1200,
+        exact_rows_dtype=exact_rows_dtype, verbose=0, **OPTIONS,
+    )  # fmt: skip
     ids = np.argsort(-weights)[: 4 * LENGTH].reshape(4, LENGTH)
     ids[:, -1] = np.argsort(weights)[:4]  # and words without a row
     path = export_litert(
@@ -621,10 +619,18 @@ def test_many_exact_rows_export_with_dynamic_range(tmp_path):
 
     runner = Interpreter(str(path)).get_signature_runner()
     (name,) = runner.get_input_details()
-    got = run_signature(path, {name: ids.astype("int32")})
-    difference = np.abs(
-        next(iter(got.values())) - student.predict(ids, verbose=0)
-    ).max()
+    got = next(iter(run_signature(path, {name: ids.astype("int32")}).values()))
+    return student, path, got, student.predict(ids, verbose=0)
+
+
+@tensorflow_only
+def test_many_exact_rows_export_with_dynamic_range(tmp_path):
+    # Over 1,024 values per table, so TFLite's dynamic-range quantization
+    # would requantize any float table of the lookup: the error stays
+    # within the int8 bounds.
+    student, _, got, expected = export_many_exact_rows(tmp_path, "int8")
+    layer = student.layers[0]
+    difference = np.abs(got - expected).max()
     _, scales = quantize_codebooks(layer.compute_codebooks())
     residuals = keras.ops.convert_to_numpy(layer._residual_rows())
     assert difference <= (scales.sum() + np.abs(residuals).max() / 127) / 2
@@ -632,34 +638,13 @@ def test_many_exact_rows_export_with_dynamic_range(tmp_path):
 
 @tensorflow_only
 def test_int4_exact_rows_export_as_the_layer_rounds_them(tmp_path):
-    keras.utils.set_random_seed(7)
-    model = keras.Sequential(
-        [keras.Input((LENGTH,), dtype="int32"),
-         keras.layers.Embedding(3000, DIMENSION)]
-    )  # fmt: skip
-    weights = np.random.default_rng(0).random(3000)
-    student = keras_dccl.compress_model(
-        model, weights=weights, exact_rows=1200, exact_rows_dtype="int4",
-        verbose=0, **OPTIONS,
-    )  # fmt: skip
+    student, path, got, expected = export_many_exact_rows(tmp_path, "int4")
     layer = student.layers[0]
     assert layer.exact_rows_dtype == "int4"
-    ids = np.argsort(-weights)[: 4 * LENGTH].reshape(4, LENGTH)
-    ids[:, -1] = np.argsort(weights)[:4]
-    path = export_litert(
-        student, tmp_path / "d.tflite", quantize="dynamic_int8",
-        sequence_length=LENGTH, batch_size=1,
-    )  # fmt: skip
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(str(path)).get_signature_runner()
-    (name,) = runner.get_input_details()
-    got = next(iter(run_signature(path, {name: ids.astype("int32")}).values()))
     # The layer rounds its rows to int4 already: what is left is the int8
     # rounding of the codebooks.
     _, scales = quantize_codebooks(layer.compute_codebooks())
-    difference = np.abs(got - student.predict(ids, verbose=0)).max()
-    assert difference <= scales.sum() / 2 + 1e-5
+    assert np.abs(got - expected).max() <= scales.sum() / 2 + 1e-5
     from keras_dccl.export import TFLiteFile
 
     breakdown = TFLiteFile(path).size_breakdown()
