@@ -38,6 +38,11 @@ def models():
         "two_adaptive": keras.Model(
             [first, second], [adaptive()(first), adaptive()(second)]
         ),
+        # The adaptive layer's renumbered ids would reach the other one.
+        "adaptive_and_other": keras.Model(
+            first,
+            adaptive()(first) + CodebookEmbedding(WORDS, 4, 2, 16)(first),
+        ),
         "two_inputs": keras.Model(
             [first, second],
             CodebookEmbedding(WORDS, 4, 2, 16)(first)
@@ -55,6 +60,11 @@ def test_each_bad_option_has_its_one_line_error(models):
     cases = [
         ("unbuilt", {"model": CodebookEmbedding(WORDS, 4)}, "built Keras"),
         ("two adaptive", {"model": "two_adaptive"}, "supports one"),
+        (
+            "adaptive and another",
+            {"model": "adaptive_and_other", "vocabulary": VOCABULARY},
+            "only code embedding",
+        ),
         ("float inputs", {"model": "floats"}, "integer word ids"),
         ("pairs", {"model": "wide", "codebook_pairs": True}, "size <= 16"),
         ("quantize", {"quantize": "int4"}, "`quantize` must be one of"),

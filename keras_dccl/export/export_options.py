@@ -159,6 +159,14 @@ def check_model(model, codebook_pairs=False, codebook_dtype="int8"):
             "AdaptiveCodebookEmbedding. Received: "
             f"{len(adaptive)} in model '{model.name}'"
         )
+    if adaptive and len(embeddings) > 1:
+        # The renumbered ids would reach the other code embeddings too.
+        raise ValueError(
+            "Export renumbers word ids by code length for an "
+            "AdaptiveCodebookEmbedding, which must then be the model's only "
+            f"code embedding. Received: {len(embeddings)} code embeddings "
+            f"in model '{model.name}'"
+        )
     for spec in model.inputs:
         dtype = keras.backend.standardize_dtype(spec.dtype)
         if "int" not in dtype:
