@@ -52,8 +52,20 @@ class CodeEmbeddingContract:
       adds to what the layer trains (so that one fit step changes it all);
     - `frozen_counts` and `training_counts`: `(trainable weights,
       non-trainable weights, seed generators, losses)` of each form;
-    - `default_learn_codes`: the form the layer takes by default.
+    - `default_learn_codes`: the form the layer takes by default;
+    - `bad_arguments`: `(name, value)` pairs of its own arguments that the
+      constructor must refuse, besides the shared ones.
     """
+
+    # Refused by both layers, in either form.
+    shared_bad_arguments = [
+        *[("codebook_size", value) for value in (1, 257, True)],
+        *[("input_dim", value) for value in (0, -1, False)],
+        *[("output_dim", value) for value in (0, 3.5)],
+        *[("temperature", value) for value in (0, -0.5)],
+        *[("hidden_units", value) for value in (0, True)],
+    ]
+    bad_arguments = []
 
     layer_class = None
     init_kwargs = {}
@@ -211,6 +223,19 @@ class CodeEmbeddingContract:
         for variable in variables:
             self.assertIn(variable, training.non_trainable_weights)
 
+    def test_bad_arguments(self):
+        for learn_codes in (False, True):
+            for name, value in self.shared_bad_arguments + self.bad_arguments:
+                with self.subTest(
+                    name=name, value=value, learn_codes=learn_codes
+                ):
+                    with self.assertRaisesRegex(
+                        ValueError, f"`{name}` must be .* Received: {name}="
+                    ):
+                        self.layer_class(
+                            **{**self.kwargs(learn_codes), name: value}
+                        )
+
 
 class CodebookEmbeddingContractTest(CodeEmbeddingContract, LayerTestCase):
     layer_class = CodebookEmbedding
@@ -233,6 +258,11 @@ class CodebookEmbeddingContractTest(CodeEmbeddingContract, LayerTestCase):
     frozen_counts = (1, 1, 0, 0)
     training_counts = (6, 1, 1, 1)
     default_learn_codes = False
+    bad_arguments = [
+        *[("num_codebooks", value) for value in (0, -1, True, 2.5)],
+        ("codebook_size", 16.0),
+        *[("reconstruction_weight", value) for value in (-1.0, "1")],
+    ]
 
 
 class AdaptiveCodebookEmbeddingContractTest(
@@ -258,3 +288,11 @@ class AdaptiveCodebookEmbeddingContractTest(
     frozen_counts = (2, 2, 0, 0)
     training_counts = (8, 2, 2, 1)
     default_learn_codes = True
+    bad_arguments = [
+        *[
+            ("code_lengths", value)
+            for value in ([], (4, 2), (-1, 2), (2, 2, 4), (True, 2), (0,), 3)
+        ],
+        *[("target_bits_per_word", value) for value in (0, -1.0, True)],
+        *[("size_penalty", value) for value in (-0.1, True)],
+    ]

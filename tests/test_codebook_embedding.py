@@ -276,33 +276,3 @@ class CodebookEmbeddingTest(LayerTestCase):
                 # The original keeps its training form.
                 self.assertTrue(layer.learn_codes)
                 self.assertAllClose(layer.embeddings, embeddings)
-
-    def test_bad_arguments(self):
-        bad_arguments = [
-            ("num_codebooks", value) for value in (0, -1, True, 2.5)
-        ]
-        bad_arguments += [
-            ("codebook_size", value) for value in (1, 257, True, 16.0)
-        ]
-        bad_arguments += [("input_dim", value) for value in (0, -1, False)]
-        bad_arguments += [("output_dim", value) for value in (0, 3.5)]
-        bad_arguments += [("temperature", value) for value in (0, -0.5)]
-        bad_arguments += [("hidden_units", value) for value in (0, True)]
-        bad_arguments += [
-            ("reconstruction_weight", value) for value in (-1.0, "1")
-        ]
-        for learn_codes in (False, True):
-            for name, value in bad_arguments:
-                with self.subTest(
-                    name=name, value=value, learn_codes=learn_codes
-                ):
-                    with self.assertRaisesRegex(
-                        ValueError, f"`{name}` must be .* Received: {name}="
-                    ):
-                        CodebookEmbedding(
-                            **{
-                                **INIT_KWARGS,
-                                "learn_codes": learn_codes,
-                                name: value,
-                            }
-                        )
