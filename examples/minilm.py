@@ -109,8 +109,11 @@ def mean_cosine(model):
 
 `compress_model` returns a new model with the same inputs and outputs, in
 which the `token_embedding` layer is a `CodebookEmbedding`: 32 codes of 4
-bits per token. The codes are weighted by how often each token occurs in the
-training sentences, so the frequent tokens are reproduced best. The small
+bits per token. The 11,000 tokens most frequent in the training sentences
+also keep a row of their own, stored as int4 (`exact_rows_dtype="int4"`:
+half a byte a value and a one-byte scale index), on top of their codes; the
+codes, weighted by how often each other token occurs, serve the rest. That
+is 2.87 MB in all, 16.3 times smaller than the float32 table. The small
 segment and position tables stay as they are.
 """
 
@@ -123,8 +126,9 @@ student = keras_dccl.compress_model(
     num_codebooks=32,
     codebook_size=16,
     filters="token_embedding",
-    recipe="residual_kmeans",
     weights=1.0 + counts,
+    exact_rows=11000,
+    exact_rows_dtype="int4",
 )
 print(f"Codes computed from the table: cosine {mean_cosine(student):.4f}")
 
@@ -133,9 +137,11 @@ print(f"Codes computed from the table: cosine {mean_cosine(student):.4f}")
 
 The compressed model (codebooks and the transformer layers alike) learns to
 reproduce the original's last hidden states, the loss weighted by the
-padding mask so that only real tokens count. 10% of the sentences are held
-out of training for early stopping; with `checkpoint_dir`, an interrupted
-run resumes where it stopped.
+padding mask so that only real tokens count. From codes this close, a
+small learning rate (1e-5) is what helps. 10% of the sentences are held
+out of training for early stopping (the student keeps its start if no
+epoch beats it); with `checkpoint_dir`, an interrupted run resumes where it
+stopped.
 """
 
 history = keras_dccl.distill(
@@ -144,7 +150,7 @@ history = keras_dccl.distill(
     training,
     output="sequence_output",
     sample_weight="padding_mask",
-    optimizer=keras.optimizers.Adam(1e-4),
+    optimizer=keras.optimizers.Adam(1e-5),
     epochs=int(os.environ.get("KERAS_DCCL_EXAMPLE_EPOCHS", 3)),
     batch_size=32,
     checkpoint_dir="minilm_distill",
