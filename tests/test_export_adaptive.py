@@ -179,6 +179,10 @@ def test_vocabulary_file_follows_the_exported_ids(tmp_path):
 
 
 def test_full_int8_export_keeps_the_argmax(tmp_path):
+    # Seeded: the codebooks and the classifier's weights are random, and
+    # with some draws (other tests run first) two logits sit within the
+    # int8 rounding of each other for 2 of the 64 rows.
+    keras.utils.set_random_seed(3)
     layer = AdaptiveCodebookEmbedding(400, 8, learn_codes=False, seed=3)
     model = classifier(layer)
     ids = word_ids(400, rows=64)

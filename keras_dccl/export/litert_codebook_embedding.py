@@ -211,6 +211,15 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
             self.residual_scales = self._constant(
                 "residual_scales", np.asarray(scales, np.float32)
             )
+            # Each byte's two int4 values, low nibble first, as floats: one
+            # GATHER decodes a row (512 values, left as float32 too).
+            nibbles = np.arange(256)
+            self.nibble_values = self._constant(
+                "nibble_values",
+                np.stack([nibbles % 16 - 8, nibbles // 16 - 8], -1).astype(
+                    np.float32
+                ),
+            )
             return
         residuals = np.asarray(residuals, dtype=np.float32)
         if self.codebook_dtype == "int8":
@@ -230,10 +239,11 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
         rows = tf.cast(tf.gather(self.row_index, ids), tf.int32)
         residuals = tf.gather(self.residuals, rows)
         if self.int4_rows:
-            values = unpack_nibbles(tf.cast(residuals, tf.int32), ids) - 8
+            values = tf.gather(self.nibble_values, tf.cast(residuals, tf.int32))
+            shape = tf.concat([tf.shape(ids), [self.output_dim]], axis=0)
             index = tf.gather(self.residual_scale_index, rows)
             scales = tf.gather(self.residual_scales, tf.cast(index, tf.int32))
-            return vectors + tf.cast(values, tf.float32) * tf.expand_dims(
+            return vectors + tf.reshape(values, shape) * tf.expand_dims(
                 scales, -1
             )
         if self.codebook_dtype == "int8":
