@@ -51,11 +51,13 @@ def distill(
     decides early stopping (`patience` epochs without improvement), and the
     student ends with the weights of its best epoch, or those it started
     with if no epoch did better (so that distillation never returns a
-    student worse on the validation slice than the one it was given). With `checkpoint_dir`, the job saves after every epoch
-    all its state (every variable of the student and its optimizer, seed
-    generators included, the best weights and the history); called again
-    with the same arguments, it resumes where it stopped and ends with
-    exactly the weights of an uninterrupted run. Each epoch's order of the
+    student worse on the validation slice than the one it was given).
+
+    With `checkpoint_dir`, the job saves after every epoch all its state
+    (every variable of the student and its optimizer, seed generators
+    included, the best weights and the history); called again with the
+    same arguments, it resumes where it stopped and ends with exactly the
+    weights of an uninterrupted run. Each epoch's order of the
     training inputs is a permutation drawn from `seed` and the epoch.
 
     Args:
