@@ -39,9 +39,6 @@ from benchmark_utils import write_results  # noqa: E402
 
 FIT_ROWS = bench.DevelopmentSplit.FIT_ROWS
 DEV_ROWS = bench.DevelopmentSplit.DEV_ROWS
-# The benchmark's cached teacher outputs of sentences 2,000-7,999 (it
-# writes them on its first distilled variant).
-TEACHER_FILE = "teacher_sequence_output.npy"
 # BERT's [PAD], [unused*], [UNK], [CLS], [SEP], [MASK]: never substituted in.
 FIRST_WORDPIECE = 999
 
@@ -102,7 +99,6 @@ def main(argv=None):
     )
     arguments = parser.parse_args(argv)
     split = bench.DevelopmentSplit()
-    import keras
 
     import keras_dccl
 
@@ -123,10 +119,9 @@ def main(argv=None):
 
     rows = np.concatenate([FIT_ROWS, DEV_ROWS])
     inputs = bench.model_inputs(arrays, rows)
-    teacher = np.load(
-        os.path.join(bench.RESULTS, "transformer_work", TEACHER_FILE)
+    targets = bench.teacher_outputs(
+        backbone, arrays, rows, os.path.join(bench.RESULTS, "transformer_work")
     )
-    targets = teacher[: len(rows)].astype("float32")
     if arguments.substitute:
         order = np.argsort(-counts, kind="stable")
         exact = order[: arguments.exact_rows]
@@ -149,17 +144,13 @@ def main(argv=None):
             for key in inputs
         }
         targets = np.concatenate([targets[:n], copy_targets, targets[n:]])
-    history = keras_dccl.distill(
+    history = bench.distill_student(
         student,
-        {"sequence_output": targets},
+        targets,
         inputs,
-        output="sequence_output",
-        sample_weight="padding_mask",
-        optimizer=keras.optimizers.Adam(arguments.learning_rate),
-        epochs=arguments.epochs,
-        batch_size=32,
+        arguments.learning_rate,
+        arguments.epochs,
         validation_split=len(DEV_ROWS) / len(targets),
-        patience=1,
     )
     after, p5 = split.cosine(student)
     print(f"dev cosine after distillation: {after:.4f}", flush=True)

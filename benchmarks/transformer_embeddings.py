@@ -321,38 +321,76 @@ def build_variant(name, backbone, arrays, train_rows, arguments, work_dir):
     timing["compress_seconds"] = round(time.time() - start, 1)
     if name.startswith("distilled"):
         inputs = model_inputs(arrays, train_rows)
-        teacher_path = os.path.join(work_dir, "teacher_sequence_output.npy")
-        if not os.path.exists(teacher_path):
-            print("Teacher outputs on the distillation sentences ...")
-            from keras_dccl.utils.atomic_file import atomic_path
-
-            outputs = backbone.predict(inputs, batch_size=64, verbose=0)
-            with atomic_path(teacher_path) as temporary:
-                np.save(temporary, outputs["sequence_output"].astype("float16"))
-        targets = np.load(teacher_path).astype("float32")
         learning_rate = arguments.learning_rate
         if name.endswith("_beam"):
             learning_rate = BEAM_LEARNING_RATE
         timing["learning_rate"] = learning_rate
-        history = keras_dccl.distill(
+        history = distill_student(
             student,
-            {"sequence_output": targets},
+            teacher_outputs(backbone, arrays, train_rows, work_dir),
             inputs,
-            output="sequence_output",
-            sample_weight="padding_mask",
-            optimizer=keras.optimizers.Adam(learning_rate),
-            epochs=arguments.epochs,
-            batch_size=32,
-            validation_split=0.1,
-            patience=1,
+            learning_rate,
+            arguments.epochs,
             checkpoint_dir=os.path.join(work_dir, f"distill_{name}"),
             # The teacher's dropout stays on in the student, but for the
-            # `_nodropout` variants.
+            # `_nodropout` and `_beam` variants.
             dropout=not name.endswith(("_nodropout", "_beam")),
         )
         timing["distill_seconds"] = round(history["seconds"], 1)
         timing["distill_history"] = history
     return student, timing
+
+
+def teacher_outputs(backbone, arrays, rows, work_dir):
+    """The float model's last hidden states on sentences `rows`.
+
+    Cached in `work_dir` (float16) for the distillation sentences, which
+    start at sentence 2,000 in every script: `rows` is a prefix of them.
+    """
+    from keras_dccl.utils.atomic_file import atomic_path
+
+    path = os.path.join(work_dir, "teacher_sequence_output.npy")
+    cached = np.load(path, mmap_mode="r") if os.path.exists(path) else None
+    if cached is None or len(cached) < len(rows):
+        print("Teacher outputs on the distillation sentences ...")
+        outputs = backbone.predict(
+            model_inputs(arrays, rows), batch_size=64, verbose=0
+        )
+        with atomic_path(path) as temporary:
+            np.save(temporary, outputs["sequence_output"].astype("float16"))
+        cached = np.load(path, mmap_mode="r")
+    return np.asarray(cached[: len(rows)], dtype="float32")
+
+
+def distill_student(
+    student,
+    targets,
+    inputs,
+    learning_rate,
+    epochs,
+    validation_split=0.1,
+    checkpoint_dir=None,
+    dropout=False,
+):
+    """The benchmark's distillation: the last hidden states, real tokens."""
+    import keras
+
+    import keras_dccl
+
+    return keras_dccl.distill(
+        student,
+        {"sequence_output": targets},
+        inputs,
+        output="sequence_output",
+        sample_weight="padding_mask",
+        optimizer=keras.optimizers.Adam(learning_rate),
+        epochs=epochs,
+        batch_size=32,
+        validation_split=validation_split,
+        patience=1,
+        checkpoint_dir=checkpoint_dir,
+        dropout=dropout,
+    )
 
 
 def token_embedding_bytes(name, backbone, breakdown):
