@@ -34,19 +34,6 @@ def quantize_codebooks(codebooks):
     return np.clip(values, -127, 127).astype(np.int8), scales
 
 
-def unpack_nibbles(packed, rows):
-    """int32 `(..., 2 W)` values in [0, 16) of gathered bytes `(..., W)`."""
-    nibbles = tf.stack(
-        [
-            tf.math.floormod(packed, NIBBLE_CODEBOOK_SIZE),
-            tf.math.floordiv(packed, NIBBLE_CODEBOOK_SIZE),
-        ],
-        axis=-1,
-    )
-    shape = tf.concat([tf.shape(rows), [2 * packed.shape[-1]]], axis=0)
-    return tf.reshape(nibbles, shape)
-
-
 class _CodebookLookup(keras.layers.Layer):
     """Shared part: the codebooks, and code tables turned into vectors."""
 
@@ -100,7 +87,15 @@ class _CodebookLookup(keras.layers.Layer):
         """Vectors of rows `rows` of a table of `length` codes per row."""
         codes = tf.cast(tf.gather(table, rows), tf.int32)
         if self.packed:
-            codes = unpack_nibbles(codes, rows)[..., :length]
+            nibbles = tf.stack(
+                [
+                    tf.math.floormod(codes, NIBBLE_CODEBOOK_SIZE),
+                    tf.math.floordiv(codes, NIBBLE_CODEBOOK_SIZE),
+                ],
+                axis=-1,
+            )
+            shape = tf.concat([tf.shape(rows), [2 * codes.shape[-1]]], axis=0)
+            codes = tf.reshape(nibbles, shape)[..., :length]
         vectors = tf.gather(self.codebooks, codes + self.offsets[:length])
         if self.codebook_dtype == "int8":
             vectors = tf.cast(vectors, tf.float32) * self.scales[:length]
