@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_dccl.export.cross_backend import runs_on_tensorflow
+from keras_dccl.export.dequantize_codebooks import fold_codebook_dequantize
 from keras_dccl.export.export_options import check_export_options
 from keras_dccl.export.export_options import check_model
 from keras_dccl.export.export_options import vocabulary_tokens
@@ -117,11 +118,10 @@ def export_litert(
                 tokenizer.sequence_length,
             )
     # After every check: stripping encodes the whole vocabulary.
-    stripped = strip_codebook_embeddings(
-        model,
-        "int8" if quantize in ("int8", "dynamic_int8") else "float32",
-        codebook_pairs,
+    codebook_dtype = (
+        "int8" if quantize in ("int8", "dynamic_int8") else "float32"
     )
+    stripped = strip_codebook_embeddings(model, codebook_dtype, codebook_pairs)
     signature = _input_signature(model, sequence_length, batch_size)
     if tokenizer is not None:
         from keras_dccl.export import text_to_ids
@@ -142,6 +142,8 @@ def export_litert(
             verbose=False,
             **_converter_options(quantize, tokenizer is not None, samples),
         )
+        if codebook_dtype == "int8":
+            fold_codebook_dequantize(temporary)
     if vocabulary is not None:
         write_text_atomic(
             os.path.splitext(path)[0] + ".vocabulary.txt",

@@ -5,7 +5,10 @@ training layers). They hold the codes at their information size and the
 codebooks as int8 with one float scale per codebook (or float32),
 and look a word up with builtin TFLite ops only:
 GATHER (codes by id) -> unpack nibbles (FLOOR_MOD / FLOOR_DIV) -> ADD offsets
-m * K -> GATHER (codebook rows) -> CAST, MUL by scale -> SUM over codebooks.
+m * K -> GATHER (codebook rows) -> SUM over codebooks. The rows come from
+the int8 codebooks widened to float32 by one DEQUANTIZE that the runtime
+computes once (`fold_codebook_dequantize`); a small table's rows are
+gathered as int8 and then CAST and scaled.
 """
 
 import keras
@@ -16,6 +19,12 @@ from keras_dccl.utils.code_packing import NIBBLE_CODEBOOK_SIZE
 from keras_dccl.utils.code_packing import pack_codes
 
 CODEBOOK_DTYPES = ("int8", "float32")
+# Int8 codebooks of at least this many values are widened to float32 before
+# the gather (then DEQUANTIZE, computed once: `fold_codebook_dequantize`);
+# smaller ones after it, as the converter folds the widening of a small
+# constant table into a float32 table four times its size (measured with
+# TensorFlow 2.21: folded at 2,048 values, kept at 4,096).
+WIDEN_FIRST_VALUES = 16384
 
 
 def quantize_codebooks(codebooks):
@@ -54,9 +63,15 @@ class _CodebookLookup(keras.layers.Layer):
         self.packed = self.codebook_size <= NIBBLE_CODEBOOK_SIZE
         flat = codebooks.reshape(-1, self.output_dim)
         self._scale_values = None
+        self.widen_first = False
         if codebook_dtype == "int8":
             values, scales = quantize_codebooks(codebooks)
             flat = values.reshape(-1, self.output_dim)
+            self.widen_first = flat.size >= WIDEN_FIRST_VALUES
+            if self.widen_first:
+                # Each codebook's scale once a row: the (M * K, 1) shape
+                # that `fold_codebook_dequantize` makes a DEQUANTIZE of.
+                scales = np.repeat(scales, self.codebook_size)
             self._scale_values = scales[:, None]
         self._codebook_values = flat.astype(codebook_dtype)
 
@@ -83,7 +98,13 @@ class _CodebookLookup(keras.layers.Layer):
         """A weight holding `codes` (N, L) packed as `_decode` reads them."""
         return self._constant(name, pack_codes(codes, self.codebook_size))
 
-    def _decode(self, table, rows, length):
+    def _float_codebooks(self):
+        """The codebooks (M * K, D) to gather from: float32 if widened."""
+        if self.widen_first:
+            return tf.cast(self.codebooks, tf.float32) * self.scales
+        return self.codebooks
+
+    def _decode(self, codebooks, table, rows, length):
         """Vectors of rows `rows` of a table of `length` codes per row."""
         codes = tf.cast(tf.gather(table, rows), tf.int32)
         if self.packed:
@@ -96,8 +117,8 @@ class _CodebookLookup(keras.layers.Layer):
             )
             shape = tf.concat([tf.shape(rows), [2 * codes.shape[-1]]], axis=0)
             codes = tf.reshape(nibbles, shape)[..., :length]
-        vectors = tf.gather(self.codebooks, codes + self.offsets[:length])
-        if self.codebook_dtype == "int8":
+        vectors = tf.gather(codebooks, codes + self.offsets[:length])
+        if self.codebook_dtype == "int8" and not self.widen_first:
             vectors = tf.cast(vectors, tf.float32) * self.scales[:length]
         return tf.reduce_sum(vectors, axis=-2)
 
@@ -228,7 +249,9 @@ class LiteRTCodebookEmbedding(_CodebookLookup):
 
     def call(self, inputs):
         ids = tf.cast(inputs, tf.int32)
-        vectors = self._decode(self.codes, ids, self.num_codebooks)
+        vectors = self._decode(
+            self._float_codebooks(), self.codes, ids, self.num_codebooks
+        )
         if self._exact is None:
             return vectors
         rows = tf.cast(tf.gather(self.row_index, ids), tf.int32)
@@ -316,6 +339,7 @@ class LiteRTAdaptiveCodebookEmbedding(_CodebookLookup):
 
     def call(self, inputs):
         ids = tf.cast(inputs, tf.int32)
+        codebooks = self._float_codebooks()
         reserved = self._reserved_vectors.shape[0]
         # expand_dims, not [..., None]: with a dynamic length the converter
         # keeps a new-axis STRIDED_SLICE, which has no builtin kernel.
@@ -330,7 +354,7 @@ class LiteRTAdaptiveCodebookEmbedding(_CodebookLookup):
                 # Not a clip: the converter would fuse a clip to [0, 6] into
                 # RELU6, which has no int32 kernel.
                 rows = tf.where(inside, ids - start, tf.zeros_like(ids))
-                vectors = self._decode(table, rows, length)
+                vectors = self._decode(codebooks, table, rows, length)
             else:
                 vectors = self.fallback
             inside = tf.expand_dims(tf.cast(inside, tf.float32), -1)

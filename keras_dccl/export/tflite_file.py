@@ -29,6 +29,8 @@ class TensorInfo:
         shape_signature: Shape with -1 for dynamic dimensions.
         constant_bytes: Bytes of constant data stored in the file (0 for
             activations and inputs).
+        quantization_bytes: Bytes of its quantization parameters: 4 a
+            scale and 8 a zero point (0 for a tensor without them).
     """
 
     index: int
@@ -37,6 +39,7 @@ class TensorInfo:
     shape: tuple
     shape_signature: tuple
     constant_bytes: int
+    quantization_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +113,10 @@ class TFLiteFile:
 
         "codes": integer tables gathered by the model's integer inputs;
         "codebooks": the tables gathered by codes (through a DEQUANTIZE for
-        float16); "scales": constants multiplied into gathered codebook rows;
-        "rest": everything else in the file (other weights, graph, metadata).
+        float16 and for int8 codebooks); "scales": constants multiplied
+        into gathered codebook rows, and the codebooks' own quantization
+        scales and zero points; "rest": everything else in the file (other
+        weights, graph, metadata).
         """
         producers = {
             output: op for op in self.operators for output in op.outputs
@@ -138,6 +143,9 @@ class TFLiteFile:
             name: sum(self.tensors[i].constant_bytes for i in indices)
             for name, indices in parts.items()
         }
+        sizes["scales"] += sum(
+            self.tensors[i].quantization_bytes for i in parts["codebooks"]
+        )
         sizes["rest"] = self.file_bytes - sum(sizes.values())
         return sizes
 
@@ -238,4 +246,15 @@ def _tensor_info(index, tensor, buffers):
         if signature is not None
         else shape,
         constant_bytes=size,
+        quantization_bytes=_quantization_bytes(tensor.quantization),
     )
+
+
+def _quantization_bytes(quantization):
+    if quantization is None:
+        return 0
+    scales = quantization.scale if quantization.scale is not None else ()
+    zeros = (
+        quantization.zeroPoint if quantization.zeroPoint is not None else ()
+    )
+    return 4 * len(scales) + 8 * len(zeros)
