@@ -29,8 +29,10 @@ def train_demo_model(directory, num_sentences=3000):
     )
     keras.utils.set_random_seed(0)
     inputs = keras.Input((SEQUENCE_LENGTH,), dtype="int32", name="ids")
+    # 16 codebooks of 16 x 64: 16,384 values, so the file widens them with
+    # one DEQUANTIZE (`WIDEN_FIRST_VALUES`), which LiteRT.js runs too.
     vectors = CodebookEmbedding(
-        tokenizer.vocabulary_size, 16, 4, 16, mask_zero=True, seed=0
+        tokenizer.vocabulary_size, 64, 16, 16, mask_zero=True, seed=0
     )(inputs)
     pooled = keras.layers.GlobalAveragePooling1D()(vectors)
     outputs = keras.layers.Dense(1, activation="sigmoid")(pooled)

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from keras_dccl.export import TFLiteFile
 from keras_dccl.readers.rotten_tomatoes import load_rotten_tomatoes
 from keras_dccl.text.word_tokenizer import WordTokenizer
 from keras_dccl.text.word_tokenizer import split_words
@@ -151,6 +152,8 @@ def test_page_matches_python_interpreter(demo_model, tmp_path):
         )
     node()
     tflite_path, vocabulary_path = demo_model
+    # The codebooks' one-time DEQUANTIZE runs in LiteRT.js too.
+    assert "DEQUANTIZE" in TFLiteFile(tflite_path).op_names
     site = tmp_path / "site"
     build = subprocess.run(
         [
