@@ -1,14 +1,13 @@
 """One DEQUANTIZE for the int8 codebooks, computed once, not once a call.
 
 An exported code embedding widens its int8 codebooks to float32 on every
-call (CAST, then MUL by each codebook's scale) and gathers float rows from
-the result. TFLite's DEQUANTIZE does the same arithmetic, `q * scale`, from
-an int8 tensor with a scale per index of its first axis, and on a constant
-input the runtime runs it once, when the interpreter is prepared, keeping
-the float32 table (M * K * D * 4 bytes) for every later call.
-`fold_codebook_dequantize` rewrites each such CAST and MUL pair of a file
-into that op: the outputs are bit-identical, and a lookup is left with a
-RESHAPE of the table to rows, the gather and the sum.
+call (CAST, then MUL by each row's scale) and gathers float rows from the
+result. TFLite's DEQUANTIZE does the same arithmetic, `q * scale`, from an
+int8 tensor with per-row scales, and on a constant input the runtime runs
+it once, when the interpreter is prepared, keeping the float32 table
+(M * K * D * 4 bytes) for every later call. `fold_codebook_dequantize`
+rewrites each such CAST and MUL pair of a file into that op: the outputs
+are bit-identical, and a lookup is left with the gather and the sum.
 """
 
 import numpy as np
@@ -26,10 +25,10 @@ _PER_AXIS_VERSION = 5
 def fold_codebook_dequantize(path):
     """Rewrites a `.tflite` file's int8 codebook widening in place.
 
-    A CAST of a constant int8 table (R, ...) whose one reader is a MUL by
-    a constant float32 (R, 1, ...) becomes a DEQUANTIZE of that table,
-    which carries the R scales (zero points 0, axis 0): one a codebook for
-    codebooks (M, K, D). Any other graph is left as it is.
+    A CAST of a constant int8 table (R, D) whose one reader is a MUL by a
+    constant float32 (R, 1) becomes a DEQUANTIZE of that table, which
+    carries the R scales (zero points 0, axis 0). Any other graph is left
+    as it is.
 
     Args:
         path: The `.tflite` file (not yet published: the exporter calls
@@ -88,7 +87,7 @@ def _codebook_widening(model, graph, cast, readers):
     users = readers.get(int(cast.outputs[0]), [])
     if (
         table.type != schema.TensorType.INT8
-        or len(table.shape) < 2
+        or len(table.shape) != 2
         or _constant(model, table) is None
         or len(users) != 1
         or _builtin(model, users[0]) != _BUILTIN.MUL
@@ -104,8 +103,7 @@ def _codebook_widening(model, graph, cast, readers):
         factor = graph.tensors[others[0]]
         if factor.type == schema.TensorType.FLOAT32:
             scales = _constant(model, factor)
-    expected = (table.shape[0],) + (1,) * (len(table.shape) - 1)
-    if scales is None or scales.shape != expected:
+    if scales is None or scales.shape != (table.shape[0], 1):
         return None
     return table, multiply, scales
 

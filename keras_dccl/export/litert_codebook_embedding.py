@@ -67,14 +67,12 @@ class _CodebookLookup(keras.layers.Layer):
         if codebook_dtype == "int8":
             values, scales = quantize_codebooks(codebooks)
             flat = values.reshape(-1, self.output_dim)
-            self._scale_values = scales[:, None]
             self.widen_first = flat.size >= WIDEN_FIRST_VALUES
             if self.widen_first:
-                # (M, K, D) times (M, 1, 1): the shapes that
-                # `fold_codebook_dequantize` makes a DEQUANTIZE of, with
-                # one scale a codebook.
-                flat = values
-                self._scale_values = scales[:, None, None]
+                # Each codebook's scale once a row: the (M * K, 1) shape
+                # that `fold_codebook_dequantize` makes a DEQUANTIZE of.
+                scales = np.repeat(scales, self.codebook_size)
+            self._scale_values = scales[:, None]
         self._codebook_values = flat.astype(codebook_dtype)
 
     def build(self, input_shape=None):
@@ -103,8 +101,7 @@ class _CodebookLookup(keras.layers.Layer):
     def _float_codebooks(self):
         """The codebooks (M * K, D) to gather from: float32 if widened."""
         if self.widen_first:
-            widened = tf.cast(self.codebooks, tf.float32) * self.scales
-            return tf.reshape(widened, [-1, self.output_dim])
+            return tf.cast(self.codebooks, tf.float32) * self.scales
         return self.codebooks
 
     def _decode(self, codebooks, table, rows, length):

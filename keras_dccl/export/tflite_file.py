@@ -113,10 +113,10 @@ class TFLiteFile:
 
         "codes": integer tables gathered by the model's integer inputs;
         "codebooks": the tables gathered by codes (through a DEQUANTIZE for
-        float16, a DEQUANTIZE and a RESHAPE for widened int8 codebooks);
-        "scales": constants multiplied into gathered codebook rows, and the
-        codebooks' own quantization scales and zero points; "rest":
-        everything else in the file (other weights, graph, metadata).
+        float16 and for int8 codebooks); "scales": constants multiplied
+        into gathered codebook rows, and the codebooks' own quantization
+        scales and zero points; "rest": everything else in the file (other
+        weights, graph, metadata).
         """
         producers = {
             output: op for op in self.operators for output in op.outputs
@@ -126,10 +126,9 @@ class TFLiteFile:
             if op.name != "GATHER":
                 continue
             table = self.tensors[op.inputs[0]]
-            # Widened int8 codebooks: DEQUANTIZE, then RESHAPE to rows.
-            for step in ("RESHAPE", "DEQUANTIZE"):
-                source = producers.get(table.index)
-                if table.constant_bytes == 0 and source and source.name == step:
+            if table.constant_bytes == 0 and table.index in producers:
+                source = producers[table.index]
+                if source.name == "DEQUANTIZE":
                     table = self.tensors[source.inputs[0]]
             if not table.constant_bytes:
                 continue
@@ -255,5 +254,7 @@ def _quantization_bytes(quantization):
     if quantization is None:
         return 0
     scales = quantization.scale if quantization.scale is not None else ()
-    zeros = quantization.zeroPoint if quantization.zeroPoint is not None else ()
+    zeros = (
+        quantization.zeroPoint if quantization.zeroPoint is not None else ()
+    )
     return 4 * len(scales) + 8 * len(zeros)
