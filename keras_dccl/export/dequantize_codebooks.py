@@ -13,11 +13,9 @@ are bit-identical, and a lookup is left with the gather and the sum.
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from keras_dccl.export.tflite_file import builtin_code
+
 _BUILTIN = schema.BuiltinOperator
-_DTYPES = {
-    schema.TensorType.FLOAT32: np.float32,
-    schema.TensorType.INT8: np.int8,
-}
 # The version of DEQUANTIZE with an int8 input quantized per axis.
 _PER_AXIS_VERSION = 5
 
@@ -88,7 +86,7 @@ def _codebook_widening(model, graph, cast, readers):
     if (
         table.type != schema.TensorType.INT8
         or len(table.shape) != 2
-        or _constant(model, table) is None
+        or not _stored(model, table)
         or len(users) != 1
         or _builtin(model, users[0]) != _BUILTIN.MUL
     ):
@@ -100,35 +98,33 @@ def _codebook_widening(model, graph, cast, readers):
     others = [i for i in multiply.inputs if i != cast.outputs[0]]
     scales = None
     if len(others) == 1:
-        factor = graph.tensors[others[0]]
-        if factor.type == schema.TensorType.FLOAT32:
-            scales = _constant(model, factor)
+        scales = _constant(model, graph.tensors[others[0]])
     if scales is None or scales.shape != (table.shape[0], 1):
         return None
     return table, multiply, scales
 
 
 def _builtin(model, op):
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
+    return builtin_code(model.operatorCodes[op.opcodeIndex])
+
+
+def _stored(model, tensor):
+    """Whether the file holds the tensor's values (a constant)."""
+    data = model.buffers[tensor.buffer].data
+    return data is not None and len(data) > 0
 
 
 def _constant(model, tensor):
-    """A float32 or int8 tensor's stored values, shaped; otherwise None."""
-    buffer = model.buffers[tensor.buffer]
-    dtype = _DTYPES.get(tensor.type)
-    if dtype is None or buffer.data is None or not len(buffer.data):
+    """A float32 tensor's stored values, shaped; otherwise None."""
+    if tensor.type != schema.TensorType.FLOAT32 or not _stored(model, tensor):
         return None
-    shape = tuple(int(d) for d in tensor.shape)
-    return np.frombuffer(bytes(buffer.data), dtype).reshape(shape)
+    values = np.frombuffer(bytes(model.buffers[tensor.buffer].data), np.float32)
+    return values.reshape(tuple(int(d) for d in tensor.shape))
 
 
 def _opcode_index(model, builtin, version):
     for index, code in enumerate(model.operatorCodes):
-        if (
-            max(code.builtinCode, code.deprecatedBuiltinCode) == builtin
-            and code.version == version
-        ):
+        if builtin_code(code) == builtin and code.version == version:
             return index
     code = schema.OperatorCodeT()
     code.builtinCode = builtin

@@ -118,7 +118,7 @@ class _CodebookLookup(keras.layers.Layer):
             shape = tf.concat([tf.shape(rows), [2 * codes.shape[-1]]], axis=0)
             codes = tf.reshape(nibbles, shape)[..., :length]
         vectors = tf.gather(codebooks, codes + self.offsets[:length])
-        if self.codebook_dtype == "int8" and not self.widen_first:
+        if vectors.dtype == tf.int8:  # a small table, widened after
             vectors = tf.cast(vectors, tf.float32) * self.scales[:length]
         return tf.reduce_sum(vectors, axis=-2)
 

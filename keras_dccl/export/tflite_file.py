@@ -218,8 +218,17 @@ def _op_name(code):
         if isinstance(custom, bytes):
             custom = custom.decode("utf-8", "replace")
         return f"CUSTOM:{custom}"
-    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    builtin = builtin_code(code)
     return _OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def builtin_code(code):
+    """The builtin operator of an operator code.
+
+    Old files set only the deprecated 8-bit field; operators from 127 on
+    have only the new one.
+    """
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
 
 
 def _tensor_info(index, tensor, buffers):
