@@ -31,6 +31,9 @@ setup(
         "keras>=3.15.1",
         "tensorflow>=2.21.0",
         "ai-edge-litert>=2.3.0",
+        # Imported directly by the exporter's DEQUANTIZE rewrite (it also
+        # comes with ai-edge-litert).
+        "flatbuffers>=23.5",
         "numpy>=1.26",
         "threadpoolctl>=3.1",
     ],
