@@ -58,14 +58,15 @@ def write_table(path, words, dim):
 def measure(path, arguments):
     import numpy as np
 
-    from keras_dccl.compression.compress import DEFAULT_RECIPE
     from keras_dccl.compression.compress import RECIPES
     from keras_dccl.compression.compress import compress
+    from keras_dccl.compression.compress import default_recipe
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     vectors = np.load(path, mmap_mode="r")
+    name = default_recipe(arguments.codebooks)
     recipe = dataclasses.replace(
-        RECIPES[DEFAULT_RECIPE],
+        RECIPES[name],
         max_training_rows=arguments.training_rows,
         search_iterations=arguments.iterations,
         start_beam=arguments.beam,
@@ -87,7 +88,7 @@ def measure(path, arguments):
         "codebook_size": 16,
         "table_bytes": int(vectors.nbytes),
         "recipe": {
-            "name": DEFAULT_RECIPE,
+            "name": name,
             "max_training_rows": arguments.training_rows,
             "search_iterations": arguments.iterations,
             "start_beam": arguments.beam,

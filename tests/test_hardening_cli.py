@@ -139,17 +139,19 @@ class Interrupt(KeyboardInterrupt):
 
 def interrupt_compress(monkeypatch, capsys, argv):
     """Runs the CLI, pressing Ctrl-C at the search's third codebook update."""
-    original = local_search.update_codebooks
+    original = local_search.least_squares_codebooks
     calls = []
 
-    def update_codebooks(*args, **kwargs):
+    def least_squares_codebooks(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise Interrupt()
         return original(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(local_search, "update_codebooks", update_codebooks)
+        patch.setattr(
+            local_search, "least_squares_codebooks", least_squares_codebooks
+        )
         code, _, err = run(capsys, *argv, in_process=True)
     assert code == 130
     assert err.strip().splitlines() == [
@@ -489,11 +491,10 @@ def test_progress_off_a_terminal_is_plain_and_labelled(
     assert code == 0, err
     assert "\x1b" not in out + err and "\r" not in out + err and "\b" not in out
     progress = [line for line in out.splitlines() if line.startswith("iter")]
-    assert 1 <= len(progress) <= 11  # First, every tenth of 40, last.
+    assert 1 <= len(progress) <= 12  # The first, every tenth, the last.
     assert all(" - val_distance: " in line for line in progress)
     assert (
-        "at most; val_distance: mean distance over the 15 held-out rows:"
-        in out
+        "at most; val_distance: mean distance over the 15 held-out rows:" in out
     )
     distance = CompressedTable.load(output).metadata["mean_distance"]
     assert f"mean_distance (all rows): {json.dumps(distance)}" in out

@@ -1,20 +1,18 @@
 """Alternating optimisation of additive codes: least squares and local search.
 
-Given codes, each codebook in turn gets its exact least-squares solution with
-the others fixed (block coordinate descent on the reconstruction error). Given
-codebooks, codes improve by iterated conditional modes (ICM): each code in turn
-takes the value that best explains the word's residual. Plain ICM gets stuck in
-poor local minima, so each search step first perturbs a few random codes of
-every word, runs ICM from there, and keeps the result for the words it
-improved (the stochastic local search of LSQ++, Martinez et al., ECCV 2018).
-ICM reads inner-product tables rather than residuals (`_CodeTables`), and
-`least_squares_codebooks` solves for all codebooks at once over row chunks,
-for tables too large to hold a residual copy of.
+Given codes, all codebooks get their exact least-squares solution at once
+(`least_squares_codebooks`, over row chunks, so the table may be a memory
+map). Given codebooks, codes improve by iterated conditional modes (ICM): each
+code in turn takes the value that best explains the word's residual. Plain ICM
+gets stuck in poor local minima, so each search step first perturbs a few
+random codes of every word, runs ICM from there, and keeps the result for the
+words it improved (the stochastic local search of LSQ++, Martinez et al.,
+ECCV 2018). On wide tables ICM reads inner-product tables rather than
+residuals (`_CodeTables`).
 """
 
 import numpy as np
 
-from keras_dccl.compression.residual_kmeans import cluster_means
 from keras_dccl.utils.reconstruct import reconstruct
 
 
@@ -28,24 +26,6 @@ def squared_errors(vectors, codes, codebooks, chunk_size=16384):
         )
         errors[start:stop] = np.einsum("nd,nd->n", residual, residual)
     return errors
-
-
-def update_codebooks(vectors, codes, codebooks, passes=2, weights=None):
-    """Block-coordinate least squares over the codebooks (in place).
-
-    With `weights` (one non-negative number per row), the weighted least
-    squares: each row's squared error counts `weights[row]` times.
-    """
-    residual = reconstruct(codes, codebooks)
-    np.subtract(vectors, residual, out=residual)
-    for _ in range(passes):
-        for m in range(codebooks.shape[0]):
-            residual += codebooks[m][codes[:, m]]
-            codebooks[m] = cluster_means(
-                residual, codes[:, m], codebooks[m], weights
-            )
-            residual -= codebooks[m][codes[:, m]]
-    return codebooks
 
 
 def icm(vectors, codes, codebooks, sweeps, rng):
