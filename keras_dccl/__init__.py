@@ -8,7 +8,7 @@ KerasHub:
 
 - `keras_dccl.readers`: `read_vectors`, `load_glove_package`,
   `load_rotten_tomatoes`, `VectorFileError`;
-- `keras_dccl.compression`: `compress`, `Recipe`, `RECIPES`,
+- `keras_dccl.compression`: `compress`, `Recipe`, `RECIPES`, `default_recipe`,
   `GumbelSettings` (NumPy only);
 - `keras_dccl.CompressedTable`, `keras_dccl.ArtifactError`: the NumPy
   artifact of a compressed table and its error;

@@ -550,8 +550,9 @@ class _Job:
             self._save(state, arrays)
             if progress:
                 progress.update(step + 1, [("val_distance", distance)])
-            annealing = recipe.search_noise and step + 1 < iterations
-            if state["wait"] >= recipe.search_patience and not annealing:
+            # An annealed search runs its schedule to the end.
+            stalled = state["wait"] >= recipe.search_patience
+            if stalled and not recipe.search_noise:
                 break
         arrays["codes"] = best["codes"]
         arrays["codebooks"] = best["codebooks"]
