@@ -18,7 +18,7 @@ Usage:
     python benchmarks/compress_glove.py --quick
     # Everything but the slow paper recipe:
     python benchmarks/compress_glove.py --methods \
-        uniform_2bit,uniform_3bit,pq,residual_kmeans,default,gumbel_search,gumbel
+        uniform_2bit,uniform_3bit,pq,residual_kmeans,default,anneal,gumbel_search,gumbel
     # The paper recipe alone (200 epochs), merged into the same table:
     python benchmarks/compress_glove.py --methods paper
     # keras-dccl's default against faiss RQ and LSQ at M=8, 16, 32, one
@@ -84,6 +84,11 @@ METHODS = {
     "default": (
         'keras-dccl recipe="default"',
         'compress(..., recipe="default"): the package default recipe.',
+    ),
+    "anneal": (
+        'keras-dccl recipe="anneal"',
+        'compress(..., recipe="anneal"): the default up to M=8, here at '
+        "M=32 to show why it is not the default there.",
     ),
     "gumbel_search": (
         'keras-dccl recipe="gumbel_search"',

@@ -209,7 +209,7 @@ def main(argv=None):
         row, codes, codebooks = recipe_row(vectors, label, name, factor)
         print(row, flush=True)
         results["methods"].append(row)
-        if name == default_recipe(8) and factor == 1:
+        if name == default_recipe(8, 16, vectors.shape[1]) and factor == 1:
             results["default"] = row
             default_codes, default_codebooks = codes, codebooks
     if not arguments.no_faiss:

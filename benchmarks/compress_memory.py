@@ -64,7 +64,7 @@ def measure(path, arguments):
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     vectors = np.load(path, mmap_mode="r")
-    name = default_recipe(arguments.codebooks)
+    name = default_recipe(arguments.codebooks, 16, vectors.shape[1])
     recipe = dataclasses.replace(
         RECIPES[name],
         max_training_rows=arguments.training_rows,

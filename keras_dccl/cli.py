@@ -150,8 +150,8 @@ def _add_training_flags(parser):
         "--recipe",
         default="default",
         choices=["default", *RECIPES],
-        help="how codes are learned; default: the best measured for M "
-        "(anneal up to 8 codebooks, else beam). "
+        help="how codes are learned; default: the best measured (anneal "
+        "with at most one code bit per dimension, else beam). "
         + " ".join(f"{name}: {r.description}" for name, r in RECIPES.items()),
     )
     parser.add_argument(

@@ -6,6 +6,7 @@ import pytest
 from keras_dccl.compression import local_search
 from keras_dccl.compression.compress import RECIPES
 from keras_dccl.compression.compress import compress
+from keras_dccl.compression.compress import default_recipe
 from keras_dccl.compression.gumbel_training import GumbelCodeLearner
 from keras_dccl.readers.glove_package import load_glove_package
 
@@ -65,14 +66,16 @@ def test_annealed_search_finds_a_better_basin_at_small_m(glove):
 
 
 @pytest.mark.parametrize(
-    "num_codebooks, expected", [(8, "anneal"), (9, "beam")]
+    "num_codebooks, expected", [(12, "anneal"), (13, "beam")]
 )
-def test_default_recipe_depends_on_the_number_of_codebooks(
+def test_default_recipe_anneals_with_at_most_a_code_bit_a_dimension(
     glove, num_codebooks, expected
 ):
+    # 50 dimensions: 12 codes of 4 bits are 48 bits, 13 are 52.
     _, vectors = glove
-    compressed = compress(vectors[:300], num_codebooks, 4, verbose=0)
+    compressed = compress(vectors[:300], num_codebooks, 16, verbose=0)
     assert compressed.metadata["recipe"] == expected
+    assert default_recipe(num_codebooks, 16, 50) == expected
 
 
 def test_noise_keeps_the_search_going_past_its_patience(glove, monkeypatch):

@@ -113,14 +113,14 @@ RECIPES = {
     "anneal": Recipe(
         "The `beam` start, then a twice longer search whose codebooks get "
         "annealed noise (LSQ++'s stochastic relaxation): better where the "
-        "plain search levels off within its budget, at M <= 8.",
+        "plain search levels off, with at most one code bit a dimension.",
         kmeans_iterations=10,
         start_beam=8,
         search_iterations=80,
         scale_search=True,
         search_rounds=1,
         search_perturbations=4,
-        search_noise=0.5,
+        search_noise=1.0,
     ),
     "paper": Recipe(
         "Shu & Nakayama's recipe and the authors' code: Gumbel-softmax "
@@ -152,15 +152,24 @@ RECIPES = {
         search_iterations=40,
     ),
 }
-# Measured on GloVe (benchmarks/compress_glove.py --versus-faiss): the
-# annealed search is 1% better at M=8 and worse at M=32, where the plain
-# search has not levelled off when its budget ends.
-ANNEAL_MAX_CODEBOOKS = 8
 
 
-def default_recipe(num_codebooks):
-    """The name of the recipe that `recipe="default"` runs for M codebooks."""
-    return "anneal" if num_codebooks <= ANNEAL_MAX_CODEBOOKS else "beam"
+def default_recipe(num_codebooks, codebook_size, dim):
+    """The recipe that `recipe="default"` runs for a table and code size.
+
+    `anneal` when the codes of a row hold at most one bit per dimension
+    (M * log2(K) <= D), else `beam`. Measured (benchmarks/compress_glove.py
+    --versus-faiss, compress_minilm.py, compress_glove.py): with so few bits
+    the plain search levels off within its budget and the annealed one ends
+    1.2% (GloVe 50-d, M=8) and 0.9% (MiniLM 384-d, M=32) lower; with more
+    (GloVe M=32) it has not levelled off, and the noise costs more than it
+    finds.
+
+    Returns:
+        A key of `RECIPES`.
+    """
+    code_bits = num_codebooks * (int(codebook_size).bit_length() - 1)
+    return "anneal" if code_bits <= dim else "beam"
 
 
 def compress(
@@ -183,8 +192,8 @@ def compress(
     the rows is held out of the codebook fit to drive early stopping; at the
     end every row, held-out ones included, gets its codes.
 
-    Recipes (see `RECIPES`): "default" ("anneal" up to 8 codebooks, else
-    "beam": `default_recipe`), "beam", "anneal", "search",
+    Recipes (see `RECIPES`): "default" ("anneal" with at most one code bit
+    per dimension, else "beam": `default_recipe`), "beam", "anneal", "search",
     "gumbel_search", "gumbel", "residual_kmeans" and "paper" (the recipe of
     Shu & Nakayama, ICLR 2018, and the authors' code, to reproduce it).
 
@@ -217,13 +226,15 @@ def compress(
     vectors = _check_vectors(vectors)
     weights = _check_weights(weights, len(vectors))
     check_integer("num_codebooks", num_codebooks, 1, 1 << 16)
-    recipe_name, recipe = _check_recipe(recipe, num_codebooks)
     check_integer("codebook_size", codebook_size, 2, 256)
     if codebook_size & (codebook_size - 1):
         raise ValueError(
             "`codebook_size` must be a power of two: codes are stored in "
             f"log2(K) bits. Received: codebook_size={codebook_size}"
         )
+    recipe_name, recipe = _check_recipe(
+        recipe, default_recipe(num_codebooks, codebook_size, vectors.shape[1])
+    )
     check_integer("seed", seed, 0, 2**32 - 1)
     if not 0.0 <= validation_split < 0.5:
         raise ValueError(
@@ -679,10 +690,10 @@ def _check_weights(weights, num_rows):
     return (array * (num_rows / array.sum())).astype(np.float32)
 
 
-def _check_recipe(recipe, num_codebooks):
+def _check_recipe(recipe, default):
     if isinstance(recipe, Recipe):
         return "custom", recipe
-    name = default_recipe(num_codebooks) if recipe == "default" else recipe
+    name = default if recipe == "default" else recipe
     if name not in RECIPES:
         raise ValueError(
             f"`recipe` must be one of {['default', *RECIPES]} or a `Recipe`. "
