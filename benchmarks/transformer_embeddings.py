@@ -18,7 +18,7 @@ token embedding is replaced, in turn, by:
   int8 residual row each, on top of their codes);
 - `..._int4`: those rows stored as int4 with a scale each
   (`exact_rows_dtype="int4"`), so twice as many fit in the same bytes;
-- `..._beam`: the starting codes from `compress`'s default recipe (beam
+- `..._beam`: the starting codes from `compress`'s `beam` recipe (beam
   search, then least squares and local search) instead of `--recipe`; these
   variants distill with the student's dropout off, as `distill` does by
   default, and with Adam 1e-5 (chosen on development sentences by
