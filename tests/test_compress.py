@@ -55,7 +55,7 @@ def test_search_beats_residual_kmeans_and_the_mean(glove):
 
 def test_annealed_search_finds_a_better_basin_at_small_m(glove):
     # 2,000 GloVe words at M=8: the plain search levels off (its patience
-    # stops it) 4.5% above where the annealed codebooks lead.
+    # stops it) 7% above where the annealed codebooks lead.
     _, vectors = glove
     plain = compress(vectors, 8, 16, recipe="beam", verbose=0)
     annealed = compress(vectors, 8, 16, recipe="anneal", verbose=0)

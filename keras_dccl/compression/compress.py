@@ -161,7 +161,7 @@ def default_recipe(num_codebooks, codebook_size, dim):
     (M * log2(K) <= D), else `beam`. Measured (benchmarks/compress_glove.py
     --versus-faiss, compress_minilm.py, compress_glove.py): with so few bits
     the plain search levels off within its budget and the annealed one ends
-    1.2% (GloVe 50-d, M=8) and 0.9% (MiniLM 384-d, M=32) lower; with more
+    1.1% (GloVe 50-d, M=8) and 0.9% (MiniLM 384-d, M=32) lower; with more
     (GloVe M=32) it has not levelled off, and the noise costs more than it
     finds.
 
