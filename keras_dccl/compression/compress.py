@@ -98,28 +98,27 @@ IMPROVED_GUMBEL = GumbelSettings(
     patience=5,
 )
 
+BEAM = Recipe(
+    "Residual codebooks trained under beam search (8 partial sums per "
+    "word, progressive-dim k-means), then least-squares codebooks "
+    "alternating with perturbed local search over the codes.",
+    kmeans_iterations=10,
+    start_beam=8,
+    search_iterations=40,
+    scale_search=True,
+    search_rounds=2,
+    search_perturbations=4,
+)
 RECIPES = {
-    "beam": Recipe(
-        "Residual codebooks trained under beam search (8 partial sums per "
-        "word, progressive-dim k-means), then least-squares codebooks "
-        "alternating with perturbed local search over the codes.",
-        kmeans_iterations=10,
-        start_beam=8,
-        search_iterations=40,
-        scale_search=True,
-        search_rounds=2,
-        search_perturbations=4,
-    ),
-    "anneal": Recipe(
-        "The `beam` start, then a twice longer search whose codebooks get "
-        "annealed noise (LSQ++'s stochastic relaxation): better where the "
-        "plain search levels off, with at most one code bit a dimension.",
-        kmeans_iterations=10,
-        start_beam=8,
+    "beam": BEAM,
+    "anneal": dataclasses.replace(
+        BEAM,
+        description="The `beam` start, then a twice longer search whose "
+        "codebooks get annealed noise (LSQ++'s stochastic relaxation): "
+        "better where the plain search levels off, with at most one code bit "
+        "a dimension.",
         search_iterations=80,
-        scale_search=True,
         search_rounds=1,
-        search_perturbations=4,
         search_noise=1.0,
     ),
     "paper": Recipe(
