@@ -87,8 +87,9 @@ METHODS = {
     ),
     "anneal": (
         'keras-dccl recipe="anneal"',
-        'compress(..., recipe="anneal"): the default up to M=8, here at '
-        "M=32 to show why it is not the default there.",
+        'compress(..., recipe="anneal"): the default with at most one code '
+        "bit per dimension, here at M=32 (2.56) to show why it is not the "
+        "default there.",
     ),
     "gumbel_search": (
         'keras-dccl recipe="gumbel_search"',

@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark_utils import machine_info  # noqa: E402
 from benchmark_utils import now  # noqa: E402
 from benchmark_utils import write_results  # noqa: E402
+from compress_faiss import metrics  # noqa: E402
 
 RESULTS = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "results", "tuning"
@@ -134,10 +135,9 @@ def faiss_row(vectors, iterations):
     quantizer.train(vectors)
     reconstruction = quantizer.decode(quantizer.compute_codes(vectors))
     seconds = time.process_time() - start
-    residual = vectors.astype(np.float64) - reconstruction
     return {
         "method": f"faiss LSQ++, {iterations} iterations",
-        "distance": float(np.sqrt(np.square(residual).sum(axis=1)).mean()),
+        "distance": metrics(vectors, reconstruction)["mean_distance"],
         "cpu_seconds": seconds,
     }
 

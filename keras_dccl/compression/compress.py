@@ -167,8 +167,13 @@ def default_recipe(num_codebooks, codebook_size, dim):
     Returns:
         A key of `RECIPES`.
     """
-    code_bits = num_codebooks * (int(codebook_size).bit_length() - 1)
-    return "anneal" if code_bits <= dim else "beam"
+    few_bits = _code_bits(num_codebooks, codebook_size) <= dim
+    return "anneal" if few_bits else "beam"
+
+
+def _code_bits(num_codebooks, codebook_size):
+    """Bits of codes per row: M * log2(K)."""
+    return num_codebooks * (int(codebook_size).bit_length() - 1)
 
 
 def compress(
@@ -247,7 +252,7 @@ def compress(
             f"besides the {held_out} held out by validation_split="
             f"{validation_split}. Received: {len(vectors)} rows"
         )
-    code_bits = num_codebooks * (int(codebook_size).bit_length() - 1)
+    code_bits = _code_bits(num_codebooks, codebook_size)
     if code_bits >= 32 * vectors.shape[1]:
         raise ValueError(
             f"`num_codebooks` x log2(codebook_size) = {code_bits} bits of "
@@ -512,7 +517,9 @@ class _Job:
             scale = (32 / self.num_codebooks) ** 0.5
             iterations = max(1, int(round(iterations * scale)))
         progress = self._progress(iterations, "iterations")
-        noise = recipe.search_noise * training.std(axis=0) / self.num_codebooks
+        noise = 0.0
+        if recipe.search_noise:
+            noise = recipe.search_noise * training.std(0) / self.num_codebooks
         for step in range(state["step"], iterations):
             training_codes = codes[self.training_rows]
             local_search.least_squares_codebooks(
